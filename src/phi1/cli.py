@@ -1,0 +1,147 @@
+"""The ``phi1`` command: one entry point, each subcommand a typed function elsewhere.
+
+Commands are exposed with jsonargparse, so every flag has help text, dataclass arguments
+become dotted flags (``--train.lr 3e-4``) and ``--config recipe.yaml`` fills any of them.
+A :class:`~phi1.errors.Phi1Error` raised anywhere ends the process with one clear line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# name -> "module:function", or a nested table for command groups (``phi1 synth textbooks``).
+COMMANDS: dict[str, Any] = {
+    "info": "phi1.model.commands:info",
+    "init": "phi1.model.commands:init",
+    "convert": "phi1.model.commands:convert",
+    "generate": "phi1.model.commands:generate",
+    "models": {
+        "list": "phi1.llm.commands:models_list",
+        "fetch": "phi1.llm.commands:models_fetch",
+    },
+    "synth": {
+        "textbooks": "phi1.synth.commands:textbooks",
+        "exercises": "phi1.synth.commands:exercises",
+        "stats": "phi1.synth.commands:stats",
+    },
+    "annotate": "phi1.data.commands:annotate",
+    "classifier": {"train": "phi1.data.commands:classifier_train"},
+    "filter": "phi1.data.commands:filter_corpus",
+    "dedup": "phi1.data.commands:dedup",
+    "decontam": {
+        "run": "phi1.data.decontam:decontam_run",
+        "table": "phi1.data.decontam:decontam_table",
+    },
+    "pack": "phi1.data.pack:pack_command",
+    "pretrain": "phi1.train.commands:pretrain",
+    "finetune": "phi1.train.commands:finetune",
+    "eval": {
+        "humaneval": "phi1.eval.commands:humaneval",
+        "mbpp": "phi1.eval.commands:mbpp",
+        "graded": "phi1.eval.graded:graded_command",
+    },
+    "run": "phi1.pipeline:run",
+    "report": "phi1.report.html:report",
+}
+
+
+def _resolve(spec: str) -> Callable | None:
+    module_name, func_name = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        # A stage whose module has not been written yet is left out of the CLI; any other
+        # missing module (a real import bug) propagates.
+        if e.name and module_name.startswith(e.name):
+            return None
+        raise
+    return getattr(module, func_name)
+
+
+def _load(table: dict[str, Any], only: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in table.items():
+        if only is not None and name != only:
+            continue
+        value = _load(spec) if isinstance(spec, dict) else _resolve(spec)
+        if value:
+            out[name] = value
+    return out
+
+
+def _command_path(argv: list[str]) -> list[str]:
+    """The leading words of argv that name a command (``["synth", "textbooks"]``)."""
+    path, table = [], COMMANDS
+    for word in argv:
+        if not isinstance(table, dict) or word not in table:
+            break
+        path.append(word)
+        table = table[word]
+    return path
+
+
+def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
+    """Turn ``--recipe FILE`` into ``--config <the FILE's section for this command>``.
+
+    A recipe is one YAML file for the whole pipeline; the section for ``phi1 synth
+    textbooks`` is ``synth: {textbooks: {...}}``. Flags after it still override it. ``phi1
+    run`` reads the whole recipe itself.
+    """
+    if path == ["run"] or "--recipe" not in argv:
+        return argv
+    import json
+
+    import yaml
+
+    from phi1.errors import Phi1Error
+
+    i = argv.index("--recipe")
+    if i + 1 >= len(argv):
+        raise Phi1Error("--recipe needs a file")
+    recipe = argv[i + 1]
+    try:
+        with open(recipe, encoding="utf-8") as f:
+            section = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise Phi1Error(f"{recipe}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise Phi1Error(f"{recipe}: invalid YAML ({e})") from None
+    for key in path:
+        section = section.get(key) if isinstance(section, dict) else None
+        if section is None:
+            raise Phi1Error(f"{recipe}: no section {'.'.join(path)!r} for this command")
+    rest = argv[:i] + argv[i + 2 :]
+    n = len(path)
+    return rest[:n] + ["--config", json.dumps(section)] + rest[n:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jsonargparse import CLI, set_parsing_settings
+
+    from phi1.errors import Phi1Error
+
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)
+    argv = sys.argv[1:] if argv is None else argv
+    path = _command_path(argv)
+    try:
+        argv = _apply_recipe(argv, path)
+        # Importing every stage (torch, transformers, sklearn) costs seconds; when the
+        # command is named, import only its module.
+        components = _load(COMMANDS, only=path[0] if path else None)
+        CLI(components, args=argv, prog="phi1", as_positional=True)
+    except Phi1Error as e:
+        print(f"phi1: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("phi1: interrupted; finished work is kept, re-run to resume", file=sys.stderr)
+        return 130
+    finally:
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

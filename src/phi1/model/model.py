@@ -1,0 +1,270 @@
+"""The phi-1 decoder: parallel attention + MLP on one shared LayerNorm, partial rotary.
+
+    h = x + attn(ln(x)) + mlp(ln(x))
+
+Numerically the same function as transformers' ``PhiForCausalLM`` (see
+``phi1.model.checkpoint`` for the weight mapping); q, k and v are one fused projection here
+and are split when a checkpoint is written. The model knows nothing about distribution:
+FSDP/DDP wrap it from ``phi1.train.parallelize``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from phi1.model.config import ModelConfig
+
+
+class KVCache:
+    """Pre-allocated keys and values for every layer: (L, B, nh, T_max, hs) each."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        batch_size: int,
+        max_len: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
+        shape = (config.n_layer, batch_size, config.n_head, max_len, config.head_size)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_len = max_len
+        self.pos = 0  # tokens already written
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        t = k.size(2)
+        end = self.pos + t
+        if end > self.max_len:
+            raise ValueError(f"KV cache full: {end} > {self.max_len} positions")
+        self.k[layer, :, :, self.pos : end] = k
+        self.v[layer, :, :, self.pos : end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+def rope_cache(
+    seq_len: int, rotary_dim: int, theta: float, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin tables, (seq_len, rotary_dim), in the rotate-half (NeoX) layout."""
+    inv_freq = 1.0 / (
+        theta
+        ** (torch.arange(0, rotary_dim, 2, device=device, dtype=torch.int64).float() / rotary_dim)
+    )
+    t = torch.arange(seq_len, device=device, dtype=torch.int64).float()
+    freqs = torch.outer(t, inv_freq)  # (T, rd/2)
+    emb = torch.cat((freqs, freqs), dim=-1)  # (T, rd)
+    return emb.cos(), emb.sin()
+
+
+def apply_rope(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotary_dim: int
+) -> torch.Tensor:
+    """Rotate the first ``rotary_dim`` channels of x (B, nh, T, hs); cos/sin (B or 1, 1, T, rd)."""
+    x_rot, x_pass = x[..., :rotary_dim], x[..., rotary_dim:]
+    half = rotary_dim // 2
+    rotated = torch.cat((-x_rot[..., half:], x_rot[..., :half]), dim=-1)
+    return torch.cat((x_rot * cos + rotated * sin, x_pass), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.head_size = config.head_size
+        self.rotary_dim = config.rotary_dim
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=True)
+        self.dense = nn.Linear(config.n_embd, config.n_embd, bias=True)
+        self.attn_pdrop = config.attn_pdrop
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        kv_cache: KVCache | None,
+        layer: int,
+    ) -> torch.Tensor:
+        B, T, C = x.shape
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_size)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
+        q = apply_rope(q, cos, sin, self.rotary_dim)
+        k = apply_rope(k, cos, sin, self.rotary_dim)
+        if kv_cache is not None:
+            k, v = kv_cache.update(layer, k, v)  # (B, nh, T_past + T, hs)
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=self.attn_pdrop if self.training else 0.0,
+            is_causal=mask is None and kv_cache is None and T > 1,
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.dense(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.n_embd, config.intermediate_size, bias=True)
+        self.fc2 = nn.Linear(config.intermediate_size, config.n_embd, bias=True)
+        self.approximate = "none" if config.activation == "gelu" else "tanh"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate=self.approximate))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
+        self.self_attn = Attention(config)
+        self.mlp = MLP(config)
+        self.resid_dropout = nn.Dropout(config.resid_pdrop)
+
+    def forward(self, x, cos, sin, mask, kv_cache, layer):
+        h = self.input_layernorm(x)
+        attn = self.resid_dropout(self.self_attn(h, cos, sin, mask, kv_cache, layer))
+        return x + attn + self.resid_dropout(self.mlp(h))
+
+
+class Phi(nn.Module):
+    """phi-1 / phi-1-small as one ``nn.Module``.
+
+    ``model(idx)`` returns logits (B, T, V); ``model(idx, targets)`` returns the mean
+    next-token cross-entropy (targets already shifted; -100 is ignored).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.n_embd)
+        self.embd_dropout = nn.Dropout(config.embd_pdrop)
+        self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.final_layernorm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
+        cos, sin = rope_cache(config.block_size, config.rotary_dim, config.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        kv_cache: KVCache | None = None,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """idx (B, T) token ids.
+
+        position_ids (B, T): rotary positions; default ``cache.pos + arange(T)``.
+        attention_mask (B, T_past + T): 1 for real tokens, 0 for padding (left padding in
+        batched generation); causal masking is always applied.
+        """
+        B, T = idx.shape
+        past = kv_cache.pos if kv_cache is not None else 0
+        if position_ids is None:
+            if past + T > self.config.block_size:
+                raise ValueError(
+                    f"sequence of {past + T} tokens exceeds block_size {self.config.block_size}"
+                )
+            cos = self.rope_cos[past : past + T][None, None]  # (1, 1, T, rd)
+            sin = self.rope_sin[past : past + T][None, None]
+        else:
+            cos = self.rope_cos[position_ids][:, None]  # (B, 1, T, rd)
+            sin = self.rope_sin[position_ids][:, None]
+        mask = (
+            self._mask(B, T, past, attention_mask, idx.device)
+            if (attention_mask is not None or (kv_cache is not None and T > 1 and past > 0))
+            else None
+        )
+        x = self.embd_dropout(self.embed_tokens(idx))  # (B, T, C)
+        for i, block in enumerate(self.layers):
+            x = block(x, cos, sin, mask, kv_cache, i)
+        if kv_cache is not None:
+            kv_cache.pos += T
+        x = self.final_layernorm(x)
+        if targets is None:
+            return self.lm_head(x)  # (B, T, V)
+        logits = self.lm_head(x)
+        return F.cross_entropy(
+            logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
+        )
+
+    @staticmethod
+    def _mask(
+        B: int, T: int, past: int, attention_mask: torch.Tensor | None, device: torch.device
+    ) -> torch.Tensor:
+        """Boolean (B, 1, T, past + T): True where a query may attend."""
+        total = past + T
+        causal = torch.ones(T, total, dtype=torch.bool, device=device).tril(diagonal=past)
+        mask = causal[None, None].expand(B, 1, T, total)
+        if attention_mask is not None:
+            keep = attention_mask[:, None, None, :total].bool()
+            mask = mask & keep
+            # A fully masked row (a pad position as query) would give NaN; let it see itself.
+            eye = torch.zeros(T, total, dtype=torch.bool, device=device)
+            eye[torch.arange(T), past + torch.arange(T)] = True
+            mask = mask | eye[None, None]
+        return mask
+
+    # -- training helpers (nanoGPT style: beside the model) ------------------------------
+
+    def num_params(self, *, exclude_embedding: bool = False) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.embed_tokens.weight.numel() if exclude_embedding else n
+
+    def configure_optimizers(
+        self,
+        weight_decay: float,
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.95),
+        eps: float = 1e-8,
+        *,
+        device_type: str = "cpu",
+    ) -> torch.optim.AdamW:
+        """AdamW with weight decay on >= 2-D tensors only (matrices and embeddings)."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        return torch.optim.AdamW(
+            groups, lr=lr, betas=betas, eps=eps, **({"fused": True} if fused else {})
+        )
+
+    def flops_per_token(self, seq_len: int | None = None) -> float:
+        """Training FLOPs per token: 6 N (matmuls, fwd + bwd) + 12 L T d (attention scores)."""
+        cfg = self.config
+        T = seq_len or cfg.block_size
+        n = self.num_params(exclude_embedding=True)
+        return 6 * n + 12 * cfg.n_layer * cfg.n_embd * T
+
+    def estimate_mfu(
+        self, tokens_per_sec: float, peak_flops: float, seq_len: int | None = None
+    ) -> float:
+        """Model FLOPs utilisation: achieved training FLOP/s over the device's peak."""
+        return self.flops_per_token(seq_len) * tokens_per_sec / peak_flops
