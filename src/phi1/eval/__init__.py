@@ -1,0 +1,1 @@
+"""Evaluation: problems, the execution sandbox, pass@k, evaluation runs, graded evaluation."""

@@ -1,0 +1,1 @@
+"""Synthetic data: topics, prompt templates, textbooks, exercises and the resumable runner."""

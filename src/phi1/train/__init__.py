@@ -1,0 +1,1 @@
+"""Training: trainer, optimizer and schedule, loader, parallelize, checkpoint state."""
