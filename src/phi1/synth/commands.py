@@ -1,0 +1,94 @@
+"""``phi1 synth textbooks``, ``phi1 synth exercises`` and ``phi1 synth stats DIR``.
+
+Recipe sections: ``synth: {textbooks: {out, llm: {...}, textbook: {...}, runner: {...}},
+exercises: {out, llm: {...}, exercise: {...}, runner: {...}}}``.
+"""
+
+from __future__ import annotations
+
+from phi1.errors import Phi1Error
+from phi1.llm import LLMSettings
+from phi1.synth.exercises import ExerciseSettings
+from phi1.synth.runner import RunnerSettings
+from phi1.synth.textbooks import TextbookSettings
+
+
+def _print_summary(kind: str, summary: dict) -> None:
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["reasons"].items()) or "none"
+    usage = summary["usage_this_run"]
+    cost = f", cost {usage['cost']:.4f}" if usage.get("cost") is not None else ""
+    print(
+        f"{kind}: {summary['kept']} kept of {summary['asked']} asked; rejected "
+        f"{summary['rejected']} ({reasons}); this run: {usage.get('requests', 0)} requests, "
+        f"{usage.get('completion_tokens', 0)} tokens, {usage.get('retries', 0)} retries{cost}; "
+        f"{summary['file']}"
+    )
+
+
+def textbooks(
+    out: str | None = None,
+    llm: LLMSettings = LLMSettings(),  # noqa: B008 (jsonargparse reads the default)
+    textbook: TextbookSettings = TextbookSettings(),  # noqa: B008
+    runner: RunnerSettings = RunnerSettings(),  # noqa: B008
+) -> None:
+    """Generate synthetic textbook sections (topic x audience x style), checked and deduplicated.
+
+    Resumable: re-run the same command after an interruption and finished sections are kept.
+
+    Args:
+        out: Output directory (textbooks.jsonl, rejects, summary.json, generated/).
+        llm: The model that writes.
+        textbook: What to generate and what to keep.
+        runner: Sharding, flushing, progress, worker split.
+    """
+    from phi1.synth.textbooks import generate_textbooks
+
+    if out is None:
+        raise Phi1Error("synth textbooks: --out DIR is required")
+    model = llm.load()
+    try:
+        _print_summary("textbooks", generate_textbooks(model, out, textbook, runner))
+    finally:
+        model.close()
+
+
+def exercises(
+    out: str | None = None,
+    llm: LLMSettings = LLMSettings(),  # noqa: B008
+    exercise: ExerciseSettings = ExerciseSettings(),  # noqa: B008
+    runner: RunnerSettings = RunnerSettings(),  # noqa: B008
+) -> None:
+    """Generate CodeExercises (signature + docstring -> body), validated in the sandbox.
+
+    Resumable: re-run the same command after an interruption and finished exercises are kept.
+
+    Args:
+        out: Output directory (exercises.jsonl, rejects, summary.json, generated/).
+        llm: The model that writes.
+        exercise: What to generate and what to keep.
+        runner: Sharding, flushing, progress, worker split.
+    """
+    from phi1.synth.exercises import generate_exercises
+
+    if out is None:
+        raise Phi1Error("synth exercises: --out DIR is required")
+    model = llm.load()
+    try:
+        _print_summary("exercises", generate_exercises(model, out, exercise, runner))
+    finally:
+        model.close()
+
+
+def stats(directory: str, embed: bool = True, sample: int = 2000, seed: int = 0) -> None:
+    """Diversity report of a synthetic dataset; writes stats.json and stats.md into it.
+
+    Args:
+        directory: A ``synth textbooks``/``synth exercises`` output directory (or any
+            runner directory with part-*.jsonl).
+        embed: Compute the embedding-similarity distribution (all-MiniLM-L6-v2).
+        sample: Most records embedded (a seeded sample beyond that).
+        seed: Seed of that sample.
+    """
+    from phi1.synth.stats import render_markdown, write_stats
+
+    print(render_markdown(write_stats(directory, embed=embed, sample=sample, seed=seed)), end="")

@@ -1,0 +1,328 @@
+"""CodeExercises: a function signature + docstring to complete, and its solution body.
+
+Diversity comes from constrained function names (:mod:`phi1.synth.names`: a seeded,
+distinct, plausible name per job, or a user list) plus a topic leaf and a difficulty drawn
+with ``random.Random(f"{seed}:exercise:{index}")`` and recorded in ``meta``.
+
+Validation of each completion: the one ```python block defines the asked-for function with
+a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) and
+``prompt + completion`` both parse; the docstring has doctest examples (unless
+``require_examples`` is off) and the solution passes them in the sandbox
+(:mod:`phi1.eval.sandbox`) within ``timeout`` seconds. Duplicates by normalized AST (names
+of the function, arguments and locals replaced, docstring dropped) are removed. Every
+reject is kept with its reason.
+
+Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
+``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``, ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phi1.errors import Phi1Error
+from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.synth import checks
+from phi1.synth.names import function_names
+from phi1.synth.prompts import check_template, load_templates, render, template_hash
+from phi1.synth.runner import Job, Reject, RunnerSettings, run_jobs
+from phi1.synth.textbooks import _model_name, finalize
+from phi1.synth.topics import leaves, tree_identity
+
+FIELDS = {"name", "topic", "difficulty", "examples"}
+
+
+@dataclass
+class ExerciseSettings:
+    """What to generate and what to keep; recipes fill this as ``exercise: {...}``."""
+
+    n: int = 50
+    """Exercises to ask for (a re-run with a larger n extends the same run)."""
+    seed: int = 0
+    """Seeds every draw (name order, topic, difficulty, sampling seed)."""
+    names_file: str | None = None
+    """Function names to use, one per line, instead of the generated ones."""
+    difficulties: tuple[str, ...] = ("easy", "medium", "hard")
+    """Difficulty labels, drawn uniformly."""
+    examples: int = 3
+    """Doctest examples asked for in each docstring."""
+    max_tokens: int = 700
+    """Most tokens per exercise; one cut here is rejected as truncated."""
+    temperature: float = 0.5
+    """Sampling temperature (0 = greedy); sampling is seeded per job."""
+    top_p: float = 0.95
+    require_examples: bool = True
+    """Reject exercises whose docstring has no doctest example (nothing to check)."""
+    timeout: float = 5.0
+    """Seconds the solution may take to pass its examples in the sandbox."""
+    templates: str | None = None
+    """YAML file overriding prompt templates by name (see phi1.synth.prompts)."""
+
+
+def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) -> dict:
+    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates", "names_file")}
+    fp["difficulties"] = list(settings.difficulties)
+    fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
+    fp["templates"] = template_hash(templates, "exercise.system", "exercise.function")
+    fp["topics"] = tree_identity()
+    fp["llm"] = _model_name(llm)
+    return fp
+
+
+def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list[Job]:
+    for name in ("exercise.system", "exercise.function"):
+        check_template(templates, name, FIELDS)
+    if not settings.difficulties:
+        raise Phi1Error("exercise.difficulties must not be empty")
+    names = function_names(settings.n, settings.seed, settings.names_file)
+    topics = leaves()
+    jobs = []
+    for i, name in enumerate(names):
+        rng = random.Random(f"{settings.seed}:exercise:{i}")
+        topic = rng.choice(topics)
+        difficulty = rng.choice(settings.difficulties)
+        sample_seed = rng.randrange(2**31)
+        fields = {
+            "name": name,
+            "topic": topic.leaf,
+            "difficulty": difficulty,
+            "examples": settings.examples,
+        }
+        messages = [
+            {"role": "system", "content": render(templates, "exercise.system", **fields)},
+            {"role": "user", "content": render(templates, "exercise.function", **fields)},
+        ]
+        params = GenParams(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=sample_seed,
+        )
+        meta = {
+            "function_name": name,
+            "name_source": str(settings.names_file or "generated"),
+            "topic": topic.leaf,
+            "subject": topic.subject,
+            "area": topic.area,
+            "difficulty": difficulty,
+            "template": "exercise.function",
+            "template_hash": template_hash(templates, "exercise.system", "exercise.function"),
+            "seed": settings.seed,
+            "index": i,
+            "rng": f"random.Random('{settings.seed}:exercise:{i}')",
+            "sample_seed": sample_seed,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+        }
+        jobs.append(Job(f"exercise-{i:07d}", Request(messages=messages, params=params), meta))
+    return jobs
+
+
+@dataclass
+class Split:
+    prompt: str
+    completion: str
+    examples: int
+
+
+def split_exercise(text: str, name: str) -> Split | str:
+    """Cut a model's answer into prompt and completion, or return why it cannot be."""
+    blocks = checks.python_blocks(text)
+    if blocks:
+        code = blocks[0]
+    elif checks.parses(text) is None and f"def {name}" in text:
+        code = text
+    else:
+        return "no_code_block"
+    code = code.expandtabs(4)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as e:
+        return f"code_does_not_parse: line {e.lineno}: {e.msg}"
+    fns = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    fn = next((f for f in fns if f.name == name), None)
+    if fn is None:
+        found = ", ".join(f.name for f in fns) or "none"
+        return f"wrong_function_name: defines {found}"
+    docstring = ast.get_docstring(fn)
+    if not docstring:
+        return "no_docstring"
+    body = fn.body[1:]
+    if not body or all(_is_placeholder(s) for s in body):
+        return "empty_solution"
+    if body[0].lineno <= fn.body[0].end_lineno:  # type: ignore[operator]
+        return "unsplittable: the body starts on the docstring's line"
+    lines = code.splitlines()
+    imports = [
+        ast.get_source_segment(code, node)
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno < fn.lineno
+    ]
+    start = min([fn.lineno] + [d.lineno for d in fn.decorator_list]) - 1
+    header = "\n".join(lines[start : fn.body[0].end_lineno]) + "\n"
+    prompt = ("\n".join(i for i in imports if i) + "\n\n\n" if imports else "") + header
+    completion = "\n".join(lines[fn.body[0].end_lineno : fn.end_lineno]).rstrip() + "\n"
+    for what, source in (("prompt", prompt), ("solution", prompt + completion)):
+        error = checks.parses(source)
+        if error:
+            return f"{what}_does_not_parse: {error}"
+    try:
+        examples = len(doctest.DocTestParser().get_examples(docstring))
+    except ValueError as e:  # malformed doctest (a continuation line without "...")
+        return f"bad_examples: {e}"
+    return Split(prompt, completion, examples)
+
+
+def _is_placeholder(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Pass):
+        return True
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def doctest_program(source: str, name: str) -> str:
+    """``source`` followed by a run of ``name``'s docstring examples that fails loudly."""
+    return f"""{source}
+
+import doctest as _doctest
+_out = []
+_runner = _doctest.DocTestRunner(
+    optionflags=_doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE, verbose=False
+)
+for _test in _doctest.DocTestFinder(recurse=False).find({name}, {name!r}, globs=dict(globals())):
+    _runner.run(_test, out=_out.append)
+assert _runner.failures == 0, (
+    f"{{_runner.failures}} of {{_runner.tries}} examples fail: " + "".join(_out)[-600:]
+)
+"""
+
+
+def normalized_ast(source: str) -> str:
+    """A dump of the code with the function, argument and local names replaced by
+    position and docstrings dropped: equal for solutions that differ only in naming."""
+    tree = ast.parse(source)
+    names: dict[str, str] = {}
+
+    class Rename(ast.NodeTransformer):
+        def _name(self, old: str) -> str:
+            return names.setdefault(old, f"v{len(names)}")
+
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+            node.name = self._name(node.name)
+            if ast.get_docstring(node) is not None:
+                node.body = node.body[1:] or [ast.Pass()]
+            node.returns = None
+            return self.generic_visit(node)
+
+        visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815
+
+        def visit_arg(self, node: ast.arg) -> ast.AST:
+            node.arg = self._name(node.arg)
+            node.annotation = None
+            return node
+
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in names or isinstance(node.ctx, ast.Store):
+                node.id = self._name(node.id)
+            return node
+
+    return ast.dump(Rename().visit(tree), annotate_fields=False, include_attributes=False)
+
+
+class _Validator:
+    """Runs solutions against their examples in one long-lived sandbox worker."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._box = None
+
+    def run(self, program: str):
+        if self._box is None:
+            from phi1.eval.sandbox import Limits, Sandbox
+
+            self._box = Sandbox(1, Limits(timeout=self.timeout))
+        return self._box.run([program])[0]
+
+    def close(self) -> None:
+        if self._box is not None:
+            self._box.close()
+            self._box = None
+
+
+def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validator):
+    def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
+        name = job.meta["function_name"]
+        meta = {
+            **job.meta,
+            "model": model,
+            "finish_reason": completion.finish_reasons[0],
+            "completion_tokens": completion.completion_tokens,
+        }
+        raw = {"raw": completion.text, "meta": meta}
+        if completion.finish_reasons[0] == "length":
+            return Reject("truncated", raw)
+        if checks.is_refusal(completion.text):
+            return Reject("refusal", raw)
+        split = split_exercise(completion.text, name)
+        if isinstance(split, str):
+            reason, _, detail = split.partition(": ")
+            return Reject(reason, raw, detail)
+        record = {
+            "prompt": split.prompt,
+            "completion": split.completion,
+            "text": split.prompt + split.completion,
+            "meta": {**meta, "examples": split.examples},
+        }
+        if split.examples == 0 and settings.require_examples:
+            return Reject("no_examples", record)
+        verdict = validator.run(doctest_program(record["text"], name))
+        record["meta"]["validation"] = verdict.status
+        if verdict.status == "failed":
+            return Reject("examples_fail", record, _short(verdict.detail))
+        if verdict.status == "timeout":
+            return Reject("timeout", record, _short(verdict.detail))
+        if verdict.status != "passed":
+            return Reject("solution_error", record, _short(verdict.detail))
+        return record
+
+    return postprocess
+
+
+def _short(text: str, n: int = 400) -> str:
+    text = re.sub(r"\s+\n", "\n", text or "").strip()
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def generate_exercises(
+    llm: LLM, out: str | Path, settings: ExerciseSettings, runner: RunnerSettings
+) -> dict[str, Any]:
+    """Generate (or resume), validate, deduplicate; return the summary written to ``out``."""
+    out = Path(out)
+    templates = load_templates(settings.templates)
+    jobs = exercise_jobs(settings, templates)
+    validator = _Validator(settings.timeout)
+    try:
+        result = run_jobs(
+            jobs,
+            llm,
+            out / "generated",
+            postprocess=make_postprocess(settings, _model_name(llm), validator),
+            settings=runner,
+            fingerprint=exercise_fingerprint(settings, llm, templates),
+            desc="exercises",
+        )
+    finally:
+        validator.close()
+    return finalize(
+        out,
+        "exercises.jsonl",
+        [j.id for j in jobs],
+        0.0,
+        result.usage,
+        duplicate_key=lambda r: normalized_ast(r["text"]),
+    )

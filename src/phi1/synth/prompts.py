@@ -1,0 +1,159 @@
+"""Every prompt the synthetic-data stages send, as named templates, in one place.
+
+One templating mechanism: :class:`string.Template` (``$field`` / ``${field}``), which leaves
+the braces of Python code alone. A recipe may override any template by name from a YAML
+file (``templates: my_prompts.yaml``); a template that names a field the stage does not
+provide, or an unknown template name, is refused before anything is generated.
+The template name and a hash of its text go into every record's ``meta``.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping
+
+from phi1.errors import Phi1Error
+from phi1.io import sha256_text
+
+TEMPLATES: dict[str, str] = {
+    "textbook.system": (
+        "You are an expert computer science teacher who writes clear, correct and "
+        "engaging textbooks about programming in Python."
+    ),
+    "textbook.section": """\
+Write one section of a Python programming textbook.
+
+Topic: ${leaf} (part of "${subject}" in the chapter "${area}").
+Reader: ${audience}.
+Style: ${style}.
+
+Requirements:
+- Start with a markdown heading (## ...) that names the section.
+- Interleave short explanations with small, complete Python code examples in ```python
+  blocks; every code block must be valid Python 3 that runs on its own.
+- Explain why the code works, not only what it does. Reason step by step.
+- About ${words} words. Do not greet the reader, do not mention these instructions, and do
+  not end with an offer of further help.""",
+    "exercise.system": (
+        "You are an expert Python teacher who writes programming exercises with correct, "
+        "tested reference solutions."
+    ),
+    "exercise.function": """\
+Write one Python exercise about ${topic}, of ${difficulty} difficulty, as a single function
+named `${name}`.
+
+Reply with exactly one ```python block that contains, in this order:
+1. any imports the solution needs (standard library only);
+2. the function signature `def ${name}(...)` with type hints;
+3. a docstring that states the task precisely and gives ${examples} examples in doctest
+   form (lines starting with >>> followed by the exact expected output);
+4. the solution body.
+
+Nothing else: no other functions, no tests, no prints, no text outside the block.""",
+    # phi1 eval graded (phi1.eval.graded): the judge's rubric and its follow-up turn
+    "graded.system": (
+        "You are an experienced programming teacher. You grade how well a student's code "
+        "shows that they understood a problem."
+    ),
+    "graded.rubric": """\
+A student was given the signature and docstring of the Python function below and wrote its
+body. The problem is deliberately unusual, so a memorized answer cannot help: what matters
+is whether the code follows the rules the docstring states.
+
+```python
+${program}
+```
+
+Write a short evaluation of the understanding the code shows, in at most five sentences:
+which rules of the problem it gets right, which it gets wrong or ignores, and whether it
+handles the edge cases the docstring mentions. Do not rewrite the code. Then, on the last
+line, give a grade from 0 (no understanding) to 10 (complete understanding) in exactly this
+form:
+Grade: <number>""",
+    "graded.follow_up": """\
+Your answer does not end with a grade. Reply with one line only, in this form:
+Grade: <a whole number from 0 to 10>""",
+    # phi1 eval humaneval / mbpp (phi1.eval.generation): how instruct models are asked
+    "eval.humaneval": """\
+Complete the following Python function. Reply with the whole function, signature included,
+in one ```python code block.
+
+```python
+${prompt}
+```""",
+    "eval.mbpp": """\
+${task}
+
+Write the Python function this asks for; it must pass the test above. Reply with the code
+in one ```python code block.""",
+}
+
+
+def template_fields(text: str) -> set[str]:
+    """The ``$field`` names a template uses."""
+    names = set()
+    for _, named, braced, _ in string.Template.pattern.findall(text):
+        if named or braced:
+            names.add(named or braced)
+    return names
+
+
+def load_templates(path: str | os.PathLike | None) -> dict[str, str]:
+    """The built-in templates, overridden by name from a YAML mapping file when given."""
+    templates = dict(TEMPLATES)
+    if path is None:
+        return templates
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            overrides = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise Phi1Error(f"{path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise Phi1Error(f"{path}: invalid YAML ({e})") from None
+    if not isinstance(overrides, dict):
+        raise Phi1Error(f"{path}: expected a mapping of template name -> text")
+    for name, text in overrides.items():
+        if name not in TEMPLATES:
+            raise Phi1Error(
+                f"{path}: unknown template {name!r}; known: {', '.join(sorted(TEMPLATES))}"
+            )
+        if not isinstance(text, str):
+            raise Phi1Error(f"{path}: template {name!r} must be a string")
+        templates[name] = text
+    return templates
+
+
+def check_template(templates: Mapping[str, str], name: str, fields: set[str]) -> None:
+    """Refuse a template that uses a field outside ``fields`` (or does not parse)."""
+    if name not in templates:
+        raise Phi1Error(f"unknown template {name!r}; known: {', '.join(sorted(templates))}")
+    text = templates[name]
+    try:
+        used = template_fields(text)
+        string.Template(text).substitute({f: "" for f in used})
+    except ValueError as e:
+        raise Phi1Error(f"template {name!r}: {e} (write a literal $ as $$)") from None
+    missing = sorted(used - fields)
+    if missing:
+        raise Phi1Error(
+            f"template {name!r} uses field(s) {', '.join('$' + m for m in missing)} that "
+            f"this stage does not provide; available: {', '.join(sorted(fields))}"
+        )
+
+
+def render(templates: Mapping[str, str], name: str, /, **fields: object) -> str:
+    """Fill template ``name``; a missing field raises :class:`Phi1Error` naming it."""
+    try:
+        return string.Template(templates[name]).substitute(fields)
+    except KeyError as e:
+        if name not in templates:
+            raise Phi1Error(f"unknown template {name!r}") from None
+        raise Phi1Error(f"template {name!r}: missing field {e.args[0]!r}") from None
+
+
+def template_hash(templates: Mapping[str, str], *names: str) -> str:
+    """A short hash of the named templates' texts (recorded in meta and fingerprints)."""
+    return sha256_text("\n\0".join(templates[n] for n in names))[:12]

@@ -1,0 +1,194 @@
+"""The diversity report of a synthetic dataset (``phi1 synth stats DIR``).
+
+Reports distinct-n (unique word n-grams / all n-grams, n = 1..4), topic, audience, style,
+difficulty and function-name coverage, token counts (the codegen-350M-mono tokenizer the
+model trains on), the distribution of pairwise and nearest-neighbour cosine similarity of
+sentence embeddings (all-MiniLM-L6-v2, on a seeded sample when the set is large), and the
+reject reasons. Writes ``stats.json`` and ``stats.md`` into DIR.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from phi1.errors import Phi1Error
+from phi1.io import atomic_write_json, atomic_write_text, read_jsonl
+
+WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def load_dataset(directory: str | Path) -> tuple[list[dict], list[dict], str]:
+    """(records, rejects, kind) of a textbooks/exercises output or a bare runner directory."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise Phi1Error(f"{d}: no such directory")
+    for kind in ("textbooks", "exercises"):
+        final = d / f"{kind}.jsonl"
+        if final.exists():
+            records = list(read_jsonl(final, required=("id", "text")))
+            files = sorted((d / "generated").glob("rejects-*.jsonl"))
+            files.append(d / "rejects-dedup.jsonl")
+            rejects = [r for p in files if p.exists() for r in read_jsonl(p)]
+            return records, rejects, kind
+    parts = sorted(d.glob("part-*.jsonl"))
+    if parts:
+        records = [r for p in parts for r in read_jsonl(p, required=("id", "text"))]
+        rejects = [r for p in sorted(d.glob("rejects-*.jsonl")) for r in read_jsonl(p)]
+        return records, rejects, "records"
+    raise Phi1Error(f"{d}: no textbooks.jsonl, exercises.jsonl or part-*.jsonl to report on")
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    grams: Counter = Counter()
+    total = 0
+    for text in texts:
+        words = WORD.findall(text.lower())
+        for k in range(len(words) - n + 1):
+            grams[tuple(words[k : k + n])] += 1
+            total += 1
+    return len(grams) / total if total else 0.0
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not values:
+        return {}
+    a = np.asarray(values, dtype=np.float64)
+    q = np.quantile(a, [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])
+    out = dict(
+        zip(
+            ["min", "p10", "p50", "p90", "p99", "max"], (round(float(x), 4) for x in q), strict=True
+        )
+    )
+    out["mean"] = round(float(a.mean()), 4)
+    return out  # fmt: skip
+
+
+def similarity(texts: list[str], *, sample: int, seed: int, spec: str) -> dict[str, Any]:
+    """Cosine similarity of embeddings: all pairs and each text's nearest neighbour."""
+    import numpy as np
+
+    from phi1.data.embed import load_embedder
+
+    idx = list(range(len(texts)))
+    if len(idx) > sample:
+        idx = sorted(random.Random(f"{seed}:stats-sample").sample(idx, sample))
+    if len(idx) < 2:
+        return {"texts": len(idx)}
+    embedder = load_embedder(spec)
+    x = embedder.embed([texts[i] for i in idx])  # (N, dim), rows L2-normalised
+    sims = x @ x.T  # (N, N)
+    iu = np.triu_indices(len(idx), k=1)
+    pairs = sims[iu]
+    np.fill_diagonal(sims, -np.inf)
+    nearest = sims.max(axis=1)
+    hist, edges = np.histogram(pairs, bins=10, range=(0.0, 1.0))
+    return {
+        "embedder": embedder.identity().get("name", spec),
+        "texts": len(idx),
+        "sample_seed": seed if len(texts) > sample else None,
+        "pairwise": _quantiles(pairs.tolist()),
+        "nearest_neighbour": _quantiles(nearest.tolist()),
+        "pairwise_histogram": {
+            f"{edges[k]:.1f}-{edges[k + 1]:.1f}": int(hist[k]) for k in range(len(hist))
+        },
+    }
+
+
+def compute_stats(
+    directory: str | Path, *, embed: bool = True, sample: int = 2000, seed: int = 0,
+    embedder: str = "minilm",
+) -> dict[str, Any]:  # fmt: skip
+    records, rejects, kind = load_dataset(directory)
+    texts = [r["text"] for r in records]
+    metas = [r.get("meta") or {} for r in records]
+    stats: dict[str, Any] = {"directory": str(directory), "kind": kind, "records": len(records)}
+    stats["rejects"] = len(rejects)
+    stats["reject_reasons"] = dict(Counter(r.get("reason", "?") for r in rejects).most_common())
+
+    from phi1.model.tokenizer import get_tokenizer
+
+    tokens = [len(ids) for ids in get_tokenizer().encode_batch(texts)] if texts else []
+    stats["tokens"] = {"total": sum(tokens), **_quantiles([float(t) for t in tokens])}
+    stats["words"] = _quantiles([float(len(t.split())) for t in texts])
+    stats["distinct_n"] = {str(n): round(distinct_n(texts, n), 4) for n in (1, 2, 3, 4)}
+
+    from phi1.synth.topics import leaves
+
+    all_topics = {t.leaf for t in leaves()}
+    topics = Counter(m.get("topic") for m in metas if m.get("topic"))
+    stats["coverage"] = {
+        "topics_used": len(topics),
+        "topics_in_tree": len(all_topics),
+        "topic_share": round(len(set(topics) & all_topics) / len(all_topics), 4),
+        "areas": dict(Counter(m.get("area") for m in metas if m.get("area")).most_common()),
+        "most_common_topics": dict(topics.most_common(10)),
+    }
+    for field in ("audience", "style", "difficulty"):
+        values = Counter(m.get(field) for m in metas if m.get(field))
+        if values:
+            stats["coverage"][field] = dict(values.most_common())
+    names = [m.get("function_name") for m in metas if m.get("function_name")]
+    if names:
+        stats["coverage"]["function_names"] = len(set(names))
+        stats["coverage"]["function_names_distinct_share"] = round(len(set(names)) / len(names), 4)
+    if embed and len(texts) >= 2:
+        stats["similarity"] = similarity(texts, sample=sample, seed=seed, spec=embedder)
+    return stats
+
+
+def render_markdown(stats: dict[str, Any]) -> str:
+    lines = [f"# Diversity report: {stats['directory']}", ""]
+    lines.append(
+        f"- kind: {stats['kind']}; records: {stats['records']}; rejects: {stats['rejects']}"
+    )
+    tok = stats["tokens"]
+    if tok.get("total"):
+        lines.append(
+            f"- tokens (codegen-350M-mono): total {tok['total']}, mean {tok['mean']}, "
+            f"median {tok['p50']}, min {tok['min']}, max {tok['max']}"
+        )
+    lines.append("- distinct-n: " + ", ".join(f"{n}: {v}" for n, v in stats["distinct_n"].items()))
+    cov = stats["coverage"]
+    lines.append(
+        f"- topics: {cov['topics_used']} distinct of {cov['topics_in_tree']} leaves "
+        f"({cov['topic_share']:.1%} of the tree)"
+    )
+    for field in ("areas", "audience", "style", "difficulty"):
+        if cov.get(field):
+            lines.append(f"- {field}: " + "; ".join(f"{k} ({v})" for k, v in cov[field].items()))
+    if "function_names" in cov:
+        lines.append(
+            f"- function names: {cov['function_names']} distinct "
+            f"({cov['function_names_distinct_share']:.1%} of records)"
+        )
+    sim = stats.get("similarity")
+    if sim and "pairwise" in sim:
+        p, nn = sim["pairwise"], sim["nearest_neighbour"]
+        lines.append(
+            f"- embedding cosine similarity ({sim['embedder']}, {sim['texts']} texts): pairwise "
+            f"mean {p['mean']}, p50 {p['p50']}, p90 {p['p90']}, max {p['max']}; nearest "
+            f"neighbour p50 {nn['p50']}, p90 {nn['p90']}, max {nn['max']}"
+        )
+        lines.append(
+            "- pairwise histogram: "
+            + ", ".join(f"{k}: {v}" for k, v in sim["pairwise_histogram"].items())
+        )
+    if stats["reject_reasons"]:
+        lines.append(
+            "- reject reasons: "
+            + "; ".join(f"{k} ({v})" for k, v in stats["reject_reasons"].items())
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_stats(directory: str | Path, **options: Any) -> dict[str, Any]:
+    stats = compute_stats(directory, **options)
+    atomic_write_json(Path(directory) / "stats.json", stats)
+    atomic_write_text(Path(directory) / "stats.md", render_markdown(stats))
+    return stats

@@ -1,0 +1,246 @@
+"""Synthetic textbook sections: topic x audience x style -> prose interleaved with code.
+
+Each job draws a topic leaf (:mod:`phi1.synth.topics`), an audience and a style with its own
+``random.Random(f"{seed}:textbook:{index}")``, so job ``i`` is the same whatever the run's
+size, and records every draw in ``meta``. A completion becomes a record only if it passes
+the checks (not truncated, no refusal, chat boilerplate stripped, fences closed, every
+Python block parses, enough code, length bounds, not degenerate repetition); otherwise it
+is a reject with its reason. Near-duplicates are then removed with MinHash
+(:func:`phi1.data.dedup.find_duplicates`).
+
+Layout of ``out``: ``generated/`` (the runner's shards, rejects and manifest: resumable),
+``textbooks.jsonl`` (the final records), ``rejects-dedup.jsonl``, ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.synth import checks
+from phi1.synth.prompts import check_template, load_templates, render, template_hash
+from phi1.synth.runner import Job, Reject, RunnerSettings, run_jobs
+from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves, tree_identity
+
+FIELDS = {"leaf", "subject", "area", "audience", "style", "words"}
+
+
+@dataclass
+class TextbookSettings:
+    """What to generate and what to keep; recipes fill this as ``textbook: {...}``."""
+
+    n: int = 20
+    """Sections to ask for (a re-run with a larger n extends the same run)."""
+    seed: int = 0
+    """Seeds every draw (topic, audience, style, sampling seed)."""
+    words: int = 500
+    """Target length given to the model."""
+    max_tokens: int = 1200
+    """Most tokens per section; a section cut here is rejected as truncated."""
+    temperature: float = 0.7
+    """Sampling temperature (0 = greedy); sampling is seeded per job."""
+    top_p: float = 0.95
+    min_words: int = 120
+    """Shorter sections are rejected."""
+    max_words: int = 2500
+    """Longer sections are rejected."""
+    min_code_blocks: int = 1
+    """Python blocks a section must have (prose interleaved with code)."""
+    min_compression: float = 0.2
+    """zlib ratio below which a section counts as degenerate repetition."""
+    dedup_threshold: float = 0.7
+    """MinHash Jaccard similarity at which a later section is a near-duplicate."""
+    templates: str | None = None
+    """YAML file overriding prompt templates by name (see phi1.synth.prompts)."""
+
+
+def textbook_fingerprint(settings: TextbookSettings, llm: LLM, templates: dict) -> dict:
+    """What fixes each job's content: a run directory accepts only this configuration."""
+    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates")}
+    fp["templates"] = template_hash(templates, "textbook.system", "textbook.section")
+    fp["topics"] = tree_identity()
+    fp["llm"] = _model_name(llm)
+    return fp
+
+
+def _model_name(llm: LLM) -> str:
+    ident = llm.identity()
+    return str(ident.get("name") or ident.get("model") or ident.get("backend"))
+
+
+def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list[Job]:
+    for name in ("textbook.system", "textbook.section"):
+        check_template(templates, name, FIELDS)
+    topics = leaves()
+    jobs = []
+    for i in range(settings.n):
+        rng = random.Random(f"{settings.seed}:textbook:{i}")
+        topic, audience, style = draw(rng, topics, AUDIENCES, STYLES)
+        sample_seed = rng.randrange(2**31)
+        fields = {
+            "leaf": topic.leaf,
+            "subject": topic.subject,
+            "area": topic.area,
+            "audience": audience,
+            "style": style,
+            "words": settings.words,
+        }
+        messages = [
+            {"role": "system", "content": render(templates, "textbook.system", **fields)},
+            {"role": "user", "content": render(templates, "textbook.section", **fields)},
+        ]
+        params = GenParams(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=sample_seed,
+        )
+        meta = {
+            "topic": topic.leaf,
+            "subject": topic.subject,
+            "area": topic.area,
+            "audience": audience,
+            "style": style,
+            "template": "textbook.section",
+            "template_hash": template_hash(templates, "textbook.system", "textbook.section"),
+            "seed": settings.seed,
+            "index": i,
+            "rng": f"random.Random('{settings.seed}:textbook:{i}')",
+            "sample_seed": sample_seed,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+        }
+        jobs.append(Job(f"textbook-{i:07d}", Request(messages=messages, params=params), meta))
+    return jobs
+
+
+def check_section(text: str, finish_reason: str, settings: TextbookSettings) -> tuple[str, str]:
+    """``(cleaned text, "")`` when the section passes, else ``(text, reason: detail)``."""
+    if finish_reason == "length":
+        return text, "truncated"
+    if checks.is_refusal(text):
+        return text, "refusal"
+    text = checks.strip_boilerplate(text)
+    if checks.unclosed_fence(text):
+        return text, "unclosed_code_block"
+    words = checks.word_count(text)
+    if words < settings.min_words:
+        return text, f"too_short: {words} words"
+    if words > settings.max_words:
+        return text, f"too_long: {words} words"
+    blocks = checks.python_blocks(text)
+    if len(blocks) < settings.min_code_blocks:
+        return text, f"no_code: {len(blocks)} python blocks"
+    for k, block in enumerate(blocks):
+        error = checks.parses(block, console=True)
+        if error:
+            return text, f"code_does_not_parse: block {k}, {error}"
+    ratio = checks.compression_ratio(text)
+    if ratio < settings.min_compression:
+        return text, f"repetitive: compression ratio {ratio:.3f}"
+    return text, ""
+
+
+def make_postprocess(settings: TextbookSettings, model: str):
+    def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
+        text, problem = check_section(completion.text, completion.finish_reasons[0], settings)
+        meta = {
+            **job.meta,
+            "model": model,
+            "finish_reason": completion.finish_reasons[0],
+            "completion_tokens": completion.completion_tokens,
+        }
+        record = {"text": text, "meta": meta}
+        if problem:
+            reason, _, detail = problem.partition(": ")
+            return Reject(reason, record, detail)
+        meta["code_blocks"] = len(checks.python_blocks(text))
+        return record
+
+    return postprocess
+
+
+def generate_textbooks(
+    llm: LLM, out: str | Path, settings: TextbookSettings, runner: RunnerSettings
+) -> dict[str, Any]:
+    """Generate (or resume), check, deduplicate; return the summary written to ``out``."""
+    out = Path(out)
+    templates = load_templates(settings.templates)
+    jobs = textbook_jobs(settings, templates)
+    result = run_jobs(
+        jobs,
+        llm,
+        out / "generated",
+        postprocess=make_postprocess(settings, _model_name(llm)),
+        settings=runner,
+        fingerprint=textbook_fingerprint(settings, llm, templates),
+        desc="textbooks",
+    )
+    return finalize(
+        out, "textbooks.jsonl", [j.id for j in jobs], settings.dedup_threshold, result.usage
+    )
+
+
+def finalize(
+    out: Path,
+    name: str,
+    ids: list[str],
+    threshold: float,
+    usage: dict[str, Any],
+    *,
+    key: str = "text",
+    duplicate_key=None,
+) -> dict[str, Any]:
+    """Collect this run's records (in job order), drop duplicates, write the final file.
+
+    Duplicates: MinHash near-duplicates of ``record[key]`` by default, or exact matches of
+    ``duplicate_key(record)`` when given (exercises use a normalized AST).
+    """
+    from phi1.data.dedup import DedupSettings, find_duplicates
+    from phi1.io import atomic_write_json, write_jsonl
+    from phi1.synth.runner import read_records, read_rejects
+
+    wanted = {i: k for k, i in enumerate(ids)}
+    records = [r for r in read_records(out / "generated") if r["id"] in wanted]
+    records.sort(key=lambda r: wanted[r["id"]])
+    if duplicate_key is None:
+        found = find_duplicates([r[key] for r in records], DedupSettings(threshold=threshold))
+    else:
+        first: dict[Any, int] = {}
+        found = []
+        for k, r in enumerate(records):
+            dk = duplicate_key(r)
+            found.append(("duplicate", first[dk]) if dk in first else None)
+            first.setdefault(dk, k)
+    kept, dropped = [], []
+    for record, hit in zip(records, found, strict=True):
+        if hit is None:
+            kept.append(record)
+        else:
+            reason, original = hit
+            dropped.append(
+                {
+                    "id": record["id"],
+                    "reason": reason.replace("-", "_"),
+                    "detail": f"duplicate of {records[original]['id']}",
+                    "record": record,
+                }
+            )
+    write_jsonl(out / name, kept)
+    write_jsonl(out / "rejects-dedup.jsonl", dropped)
+    reasons = Counter(r["reason"] for r in read_rejects(out / "generated") if r["id"] in wanted)
+    reasons.update(r["reason"] for r in dropped)
+    summary = {
+        "asked": len(ids),
+        "kept": len(kept),
+        "rejected": sum(reasons.values()),
+        "reasons": dict(reasons.most_common()),
+        "file": str(out / name),
+        "usage_this_run": usage,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    return summary

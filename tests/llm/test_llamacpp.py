@@ -1,0 +1,93 @@
+"""The in-process llama.cpp backend on the real SmolLM2-135M-Instruct GGUF."""
+
+import pickle
+
+import pytest
+
+from phi1.errors import Phi1Error
+from phi1.llm import GenParams, Request, load_llm
+
+pytestmark = pytest.mark.llm
+
+HELLO = [{"role": "user", "content": "Say hello in one short sentence."}]
+
+
+def test_chat_uses_the_gguf_template(smollm2):
+    prompt = smollm2.render_chat(HELLO)
+    source = smollm2.llama.metadata["tokenizer.chat_template"]
+    assert "<|im_start|>user\nSay hello in one short sentence.<|im_end|>\n" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    # SmolLM2's own template adds its default system prompt; a guessed format would not.
+    assert "You are a helpful AI assistant named SmolLM" in source
+    assert prompt.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    # Special tokens become single ids, not text.
+    ids = smollm2.tokenize(prompt)
+    im_start = smollm2.tokenize("<|im_start|>")
+    assert len(im_start) == 1 and ids.count(im_start[0]) == 3
+
+
+def test_greedy_chat_is_deterministic_and_stops_at_im_end(smollm2):
+    params = GenParams(max_tokens=48, temperature=0.0, seed=3)
+    first = smollm2.chat([HELLO], params)[0]
+    second = smollm2.chat([HELLO], params)[0]
+    assert first.texts == second.texts
+    assert first.text.strip()
+    assert "<|im_end|>" not in first.text and "<|im_start|>" not in first.text
+    if first.finish_reasons[0] == "stop":
+        assert first.completion_tokens < 48
+    assert first.prompt_tokens == len(smollm2.tokenize(smollm2.render_chat(HELLO)))
+
+
+def test_complete_length_stop_and_samples(smollm2):
+    out = smollm2.complete(["def add(a, b):\n"], GenParams(max_tokens=8))[0]
+    assert out.finish_reasons == ["length"] and out.completion_tokens == 8
+
+    stopped = smollm2.complete(["1, 2, 3, 4,"], GenParams(max_tokens=24, stop=(" 7",)))[0]
+    assert " 7" not in stopped.text
+
+    sampled = smollm2.complete(
+        ["Once upon a time"], GenParams(max_tokens=12, temperature=1.0, n=3, seed=11)
+    )[0]
+    again = smollm2.complete(
+        ["Once upon a time"], GenParams(max_tokens=12, temperature=1.0, n=3, seed=11)
+    )[0]
+    assert len(sampled.texts) == 3 and sampled.texts == again.texts
+    assert len(set(sampled.texts)) > 1  # seeds seed, seed+1, seed+2 differ
+
+
+def test_usage_counts_and_stream_order(smollm2):
+    before = smollm2.usage.requests
+    reqs = [Request(prompt=f"x = {i}", params=GenParams(max_tokens=2)) for i in range(3)]
+    got = list(smollm2.stream(reqs))
+    assert [i for i, _ in got] == [0, 1, 2]
+    assert smollm2.usage.requests - before == 3
+    assert smollm2.usage.completion_tokens >= 6
+
+
+def test_identity_and_pickle(smollm2):
+    ident = smollm2.identity()
+    assert ident["backend"] == "llama.cpp" and ident["name"] == "smollm2-135m-instruct"
+    assert ident["sha256"].startswith("b179c9523d0e6a0f")
+    clone = pickle.loads(pickle.dumps(smollm2))
+    assert clone._llama is None and clone.path == smollm2.path
+
+
+def test_bad_input_is_one_clear_error(smollm2, tmp_path):
+    with pytest.raises(Phi1Error, match="unknown model 'gpt-17'"):
+        load_llm("gpt-17")
+    with pytest.raises(Phi1Error, match="no such GGUF"):
+        load_llm(f"gguf:{tmp_path}/missing.gguf")
+    with pytest.raises(Phi1Error, match="unknown option"):
+        load_llm("smollm2-135m-instruct", temprature=0.5)
+    with pytest.raises(Phi1Error, match="empty"):
+        load_llm("  ")
+    with pytest.raises(Phi1Error, match="role"):
+        smollm2.chat([[{"role": "wizard", "content": "hi"}]])
+    with pytest.raises(Phi1Error, match="max_tokens"):
+        GenParams(max_tokens=0)
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf")
+    with pytest.raises(Phi1Error, match="could not load"):
+        load_llm(f"gguf:{bad}").complete(["x"])
+    with pytest.raises(Phi1Error, match="context window"):
+        smollm2.complete(["word " * 2000], GenParams(max_tokens=4))
