@@ -113,9 +113,54 @@ def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
         section = section.get(key) if isinstance(section, dict) else None
         if section is None:
             raise Phi1Error(f"{recipe}: no section {'.'.join(path)!r} for this command")
+    if not isinstance(section, dict):
+        raise Phi1Error(f"{recipe}: section {'.'.join(path)!r} must be a mapping")
+    _check_keys(path, section, f"{recipe}: {'.'.join(path)}")
     rest = argv[:i] + argv[i + 2 :]
     n = len(path)
     return rest[:n] + ["--config", json.dumps(section)] + rest[n:]
+
+
+def _check_keys(path: list[str], section: dict[str, Any], where: str) -> None:
+    """Name the first recipe key the command does not accept (jsonargparse reports nested
+    subcommand errors only as the group's name)."""
+    from jsonargparse import ArgumentParser
+
+    from phi1.errors import Phi1Error
+
+    spec: Any = COMMANDS
+    for word in path:
+        spec = spec[word]
+    func = _resolve(spec) if isinstance(spec, str) else None
+    if func is None:
+        return
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_function_arguments(func, as_positional=False)
+    dests = {a.dest for a in parser._actions}
+
+    def walk(table: dict[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            dotted = prefix + str(key)
+            if dotted in dests and not any(d.startswith(dotted + ".") for d in dests):
+                continue  # a leaf (a dict-typed parameter takes a mapping)
+            if isinstance(value, dict) and any(d.startswith(dotted + ".") for d in dests):
+                walk(value, dotted + ".")
+            elif dotted not in dests:
+                raise Phi1Error(f"{where}: unknown key {dotted!r}")
+
+    walk(section, "")
+
+
+def _underscore_flags(argv: list[str]) -> list[str]:
+    """``--max-new-tokens 8`` -> ``--max_new_tokens 8``: jsonargparse names flags after the
+    parameters; the dashed spelling is the shell's habit, so accept both."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--") and len(arg) > 2:
+            name, eq, value = arg[2:].partition("=")
+            arg = "--" + name.replace("-", "_") + eq + value
+        out.append(arg)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = _command_path(argv)
     try:
-        argv = _apply_recipe(argv, path)
+        argv = _apply_recipe(_underscore_flags(argv), path)
         # Importing every stage (torch, transformers, sklearn) costs seconds; when the
         # command is named, import only its module.
         components = _load(COMMANDS, only=path[0] if path else None)

@@ -1,0 +1,158 @@
+"""Training checkpoints: the model in the Hugging Face layout, plus everything to resume.
+
+``OUT/checkpoints/step-000100/`` holds what ``phi1.model.checkpoint.save_checkpoint`` writes
+(config.json, model.safetensors, tokenizer files: loadable by transformers) and beside it
+``training_state.pt`` (optimizer, step, data position, per-rank RNG states, loss scaler) and
+``run.json`` (the resolved settings). A checkpoint is written to ``.tmp-step-000100`` and
+renamed when complete, so a kill mid-write never leaves a half checkpoint under a step name;
+the oldest are deleted beyond ``keep_last``. Rank 0 writes; every rank takes part in
+gathering full (unsharded) state from FSDP2 or DDP.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_optimizer_state_dict,
+)
+
+from phi1.errors import Phi1Error
+from phi1.io import _fsync_dir, atomic_write_json
+from phi1.train.parallelize import Dist
+
+STATE_FILE = "training_state.pt"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+_FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def step_dir(root: Path, step: int) -> Path:
+    return root / f"step-{step:06d}"
+
+
+def list_checkpoints(root: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints under ``root``, oldest first."""
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        m = _STEP_DIR.match(p.name)
+        if m and (p / STATE_FILE).exists():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    found = list_checkpoints(root)
+    return found[-1][1] if found else None
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def save(
+    root: Path,
+    step: int,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    d: Dist,
+    state: dict[str, Any],
+    run: dict[str, Any],
+    keep_last: int,
+) -> Path:
+    """Write checkpoint ``step`` atomically (collective: every rank calls it); return its dir.
+
+    ``model`` is the unwrapped module (FSDP2 shards it in place; not the DDP wrapper).
+    ``state`` holds the caller's resumable state (data position, scaler, counters).
+    """
+    model_sd = get_model_state_dict(model, options=_FULL)
+    optim_sd = get_optimizer_state_dict(model, optimizer, options=_FULL)
+    rngs: list[Any] = [None] * d.world_size
+    if d.enabled:
+        dist.all_gather_object(rngs, rng_state())
+    else:
+        rngs[0] = rng_state()
+    final = step_dir(root, step)
+    if d.is_main:
+        tmp = root / f".tmp-{final.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(model.config, model_sd, tmp)
+        torch.save({"step": step, "optimizer": optim_sd, "rng": rngs, **state}, tmp / STATE_FILE)
+        atomic_write_json(tmp / "run.json", run)
+        _fsync_dir(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        _fsync_dir(root)
+        for _, old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    if d.enabled:
+        dist.barrier()
+    return final
+
+
+def save_model(config: Any, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a full state dict in the Hugging Face layout, tokenizer files included.
+
+    The tokenizer files are the same for every checkpoint: they are written once under
+    ``.tokenizer`` beside the checkpoints and copied (building them takes seconds).
+    """
+    from phi1.model.checkpoint import save_state_dict
+    from phi1.model.tokenizer import get_tokenizer
+
+    save_state_dict(config, state_dict, path, tokenizer=False)
+    cache = path.parent / ".tokenizer"
+    if not cache.is_dir():
+        tmp = path.parent / ".tmp-tokenizer"
+        shutil.rmtree(tmp, ignore_errors=True)
+        get_tokenizer().save(tmp)
+        tmp.rename(cache)
+    for file in cache.iterdir():
+        shutil.copyfile(file, path / file.name)
+
+
+def load_model_state(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    """(config, state dict) of a Hugging Face layout checkpoint, on the CPU, fp32."""
+    from phi1.model.checkpoint import load_state_dict
+
+    return load_state_dict(path, dtype=torch.float32)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """The training state of checkpoint ``path``; a damaged file raises naming it."""
+    file = path / STATE_FILE
+    try:
+        return torch.load(file, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise Phi1Error(f"{file}: missing; {path} is not a complete training checkpoint") from None
+    except Exception as e:  # torch raises RuntimeError / EOFError / pickle errors
+        raise Phi1Error(
+            f"{file}: truncated or damaged checkpoint ({type(e).__name__}: {e})"
+        ) from None
+
+
+def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, optim_sd: dict) -> None:
+    """Load a full optimizer state into ``optimizer`` (sharded again under FSDP2)."""
+    set_optimizer_state_dict(
+        model, optimizer, optim_sd, options=StateDictOptions(full_state_dict=True)
+    )

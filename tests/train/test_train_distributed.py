@@ -1,0 +1,82 @@
+"""torchrun with 2 CPU processes (gloo) gives the per-step losses of 1 process with the same
+global batch by accumulation: DDP and FSDP2."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+
+ARGS = [
+    "--model", "debug",
+    "--data.block_size", "32",
+    "--data.val_fraction", "0.1",
+    "--train.steps", "4",
+    "--train.global_batch", "4",
+    "--train.micro_batch", "2",
+    "--train.warmup_steps", "1",
+    "--train.lr", "3e-3",
+    "--train.dropout", "0.0",
+    "--log.log_interval", "1",
+    "--log.eval_interval", "2",
+    "--log.eval_sequences", "3",
+    "--log.tensorboard", "false",
+    "--log.progress", "false",
+]  # fmt: skip
+
+
+def losses(out: Path, key: str = "loss") -> list[float]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r[key] for r in rows if key in r]
+
+
+def run(cmd: list[str], out: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "final" / "config.json").exists()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    from phi1.data.pack import write_index, write_tokens
+
+    rng = random.Random(0)
+    tokens = np.array([rng.randrange(2000) for _ in range(32 * 60 + 1)], dtype=np.uint16)
+    path = tmp_path_factory.mktemp("packed")
+    write_tokens(
+        path, "shard-00000", tokens, documents=1, sources={}, input_sha256="x",
+        tokenizer={"name": "synthetic", "vocab_size": 50295}, eot_id=50256,
+    )  # fmt: skip
+    write_index(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def single(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("single")
+    cmd = [sys.executable, "-m", "phi1.cli", "pretrain", "--out", str(out)]
+    run(cmd + ["--data.paths", f"[{data}]", *ARGS], out)
+    return out
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_processes_match_one_with_accumulation(parallel, data, single, tmp_path):
+    out = tmp_path / parallel
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "phi1.cli", "pretrain", "--out", str(out), "--data.paths", f"[{data}]"]
+    run(cmd + [*ARGS, "--train.parallel", parallel], out)
+    one, two = losses(single), losses(out)
+    assert len(one) == len(two) == 4
+    assert np.allclose(two, one, rtol=1e-5, atol=0), (one, two)
+    assert np.allclose(losses(out, "val_loss"), losses(single, "val_loss"), rtol=1e-5, atol=0)
+    run_info = json.loads((out / "run.json").read_text())
+    assert (run_info["world_size"], run_info["strategy"], run_info["accum"]) == (2, parallel, 1)
