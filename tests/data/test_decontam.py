@@ -1,4 +1,4 @@
-"""``phi1 decontam run`` and ``phi1 decontam table`` end to end, with the real MiniLM embedder.
+"""``phi1 decontam run`` and ``phi1 decontam table`` end to end, with the default (hash) embedder.
 
 The acceptance test hides renamed, reformatted, re-documented copies of 10 HumanEval
 canonical solutions (tests/assets/decontam/planted/) among 1,000 generated exercises
@@ -79,7 +79,7 @@ def _dataset(n_generated: int, seed: int = 0) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):
-    """One real run (MiniLM, default settings, 2 worker processes) shared by several tests."""
+    """One real run (defaults: the hash embedder, 2 workers) shared by several tests."""
     tmp = tmp_path_factory.mktemp("planted")
     rows = _dataset(1000)
     write_jsonl(tmp / "data.jsonl", rows)
@@ -357,7 +357,7 @@ def test_datatrove_filter_drops_copies_and_annotates_every_document(tmp_path):
     copies = [r for r in planted() if r["meta"]["copies"] in (0, 5, 10)]
     rows = _generator().generate(20, 7) + copies
     step = DecontamFilter(
-        DecontamSettings(benchmark=str(_small_humaneval(tmp_path))),  # MiniLM, 3 problems
+        DecontamSettings(benchmark=str(_small_humaneval(tmp_path))),  # hash embedder, 3 problems
         tau=0.9,
         exclusion_writer=ParquetWriter(str(tmp_path / "removed")),
         batch_size=8,

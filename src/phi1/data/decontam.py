@@ -12,11 +12,16 @@ code) against any benchmark (HumanEval by default, MBPP, a HumanEval-format file
    only on those embedding candidates (each record against its ``candidates`` nearest
    problems, each problem against its ``neighbours`` nearest records).
 
-On a CPU the embedding is by far the slowest part: MiniLM takes ~0.07 CPU seconds per
-exercise, ~9 hours for 880K exercises on 2 cores (benchmarks/bench_decontam.py).
-``embedder: none`` skips it and compares every record's AST with every problem instead
-(``ast_scope: all``, exhaustive, in C): ~1.4 CPU ms per exercise, ~10 minutes for 880K on
-2 cores, at the price of the embedding distance and its pruning rule.
+A neural embedder is by far the slowest part on a CPU: MiniLM takes ~0.07 CPU seconds per
+exercise, ~9 hours for 880K exercises on 2 cores. The default embedder, ``hash`` (a hashed
+bag of code tokens and code-shape n-grams, :class:`phi1.data.embed.HashEmbedder`), needs no
+model and embeds thousands of records per second; a whole run then costs ~1.6 CPU ms per
+exercise, ~12 minutes for 880K on 2 idle cores (benchmarks/bench_decontam.py). It only has to
+put the right problems among a record's candidates (renamed, re-documented copies keep their
+code shape); the AST comparison decides. ``embedder: minilm`` or ``hf:PATH`` (the paper's
+CodeGen) remain available. ``embedder: none`` skips embeddings and compares every record's
+AST with every problem instead (``ast_scope: all``, exhaustive, in C), at the price of the
+embedding distance and its pruning rule.
 
 ``phi1 decontam run`` writes, under ``--out``:
 

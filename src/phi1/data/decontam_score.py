@@ -39,9 +39,10 @@ class DecontamSettings:
     benchmark: str = "humaneval"
     """Problems to check against: ``humaneval``, ``mbpp:PATH`` (MBPP, full or sanitized) or
     the path of a HumanEval-format problems file (.jsonl or .jsonl.gz)."""
-    embedder: str = "minilm"
-    """Embedder spec (minilm, hf:PATH, phi1:DIR, gguf:PATH), or ``none``: no embeddings
-    (much faster on a CPU: the AST is then compared with every problem)."""
+    embedder: str = "hash"
+    """Embedder spec: ``hash`` (a hashed bag of code tokens: no model, thousands of records
+    per second on a CPU), minilm, hf:PATH (the paper's CodeGen), phi1:DIR, gguf:PATH, or
+    ``none``: no embeddings (the AST is then compared with every problem)."""
     embed_max_tokens: int | None = 256
     """Tokens of each record the embedder reads (its window); None: the model's own."""
     embed_max_chunks: int = 1

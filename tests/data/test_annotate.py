@@ -1,0 +1,258 @@
+"""Annotation: the label parser against messy judge output, the stratified sample, and a
+real (small) judge run through the resumable runner."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phi1.data.annotate import (
+    TEMPLATES,
+    AnnotateSettings,
+    VerdictProbe,
+    annotate_corpus,
+    load_annotations,
+    parse_judgement,
+    render_prompt,
+    stratified_sample,
+    truncate,
+)
+from phi1.errors import Phi1Error
+
+# -- the parser ---------------------------------------------------------------------------
+
+REASONS = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=80
+).filter(lambda t: not any(w in t.lower() for w in ("high", "low", "score", "value", "medium")))
+
+
+def _render(label: str, score: int | None, reason: str, style: int, case: int) -> str:
+    word = [label, label.upper(), label.capitalize()][case]
+    score_txt = "" if score is None else str(score)
+    if style == 0:  # the requested format
+        lines = [f"Educational value: {word}"]
+        if score is not None:
+            lines.append(f"Score: {score_txt}")
+        return "\n".join(lines + [f"Reason: {reason}"])
+    if style == 1:  # markdown with chatter around it
+        s = "" if score is None else f"\n- **Score:** {score_txt}/10"
+        return f"Sure! Here is my assessment.\n\n**Educational Value:** {word}{s}\n\n" \
+               f"**Reason:** {reason}\n\nLet me know if you need more."  # fmt: skip
+    if style == 2:  # JSON in a code fence
+        obj = {"educational_value": word, "reason": reason}
+        if score is not None:
+            obj["score"] = score
+        return f"```json\n{json.dumps(obj)}\n```"
+    if style == 3:  # prose
+        s = "" if score is None else f" I would give it a score of {score_txt} out of 10."
+        return f"The educational value is {word}.{s} Reason: {reason}"
+    # headings and extra spaces
+    s = "" if score is None else f"\n### Score :   {score_txt}"
+    return f"### Educational value -  {word}{s}\nExplanation: {reason}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    label=st.sampled_from(["high", "low"]),
+    score=st.one_of(st.none(), st.integers(0, 10)),
+    reason=REASONS,
+    style=st.integers(0, 4),
+    case=st.integers(0, 2),
+)
+def test_parser_recovers_label_and_score_from_messy_answers(label, score, reason, style, case):
+    text = _render(label, score, reason, style, case)
+    found = parse_judgement(text)
+    assert found is not None, text
+    assert found.label == label, text
+    assert found.score == (None if score is None else float(score)), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_parser_never_raises_on_arbitrary_text(text):
+    found = parse_judgement(text)
+    if found is not None:
+        assert found.label in ("high", "low")
+        assert found.score is None or 0.0 <= found.score <= 10.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(score=st.integers(0, 10), reason=REASONS)
+def test_a_middle_label_or_none_is_decided_by_the_score(score, reason):
+    for text in (f"Educational value: medium\nScore: {score}\nReason: {reason}",
+                 f"Score: {score}/10. {reason}"):  # fmt: skip
+        found = parse_judgement(text)
+        assert found is not None and found.label == ("high" if score >= 5 else "low")
+
+
+@pytest.mark.parametrize(
+    "text, label, score",
+    [
+        ("This code has little educational value for beginners.", "low", None),
+        ("It does not have high educational value.", "low", None),
+        ("It doesn't have high educational value.", "low", None),
+        ("Educational value: LOW (score 2/10) - it is only configuration.", "low", 2.0),
+        ("educational_value = high\nscore = 85/100", "high", 8.5),
+        ("Verdict: high", "high", None),
+        ('{"label": "low", "score": "3", "rationale": "generated table"}', "low", 3.0),
+    ],
+)
+def test_parser_on_answers_seen_from_small_judges(text, label, score):
+    found = parse_judgement(text)
+    assert found is not None and (found.label, found.score) == (label, score)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "Educational value: high or low\nReason: one sentence.",
+        "I cannot tell.",
+        "Score: 42",
+        "```python\nprint('hi')\n```",
+    ],  # fmt: skip
+)
+def test_parser_refuses_answers_without_a_verdict(text):
+    assert parse_judgement(text) is None
+
+
+def test_rationale_is_kept():
+    found = parse_judgement("Educational value: high\nScore: 9\nReason: a clear, tested algorithm.")
+    assert found is not None and found.rationale == "a clear, tested algorithm."
+
+
+# -- prompts and sampling -------------------------------------------------------------------
+
+
+def test_prompt_template_asks_the_papers_question():
+    messages = render_prompt("educational_value", "x = 1")
+    assert (
+        "educational value for a student whose goal is to learn basic coding concepts"
+        in (messages[-1]["content"])
+    )
+    assert "x = 1" in messages[-1]["content"] and set(TEMPLATES) >= {"educational_value"}
+    with pytest.raises(Phi1Error, match="unknown annotation template"):
+        render_prompt("nope", "x")
+
+
+def test_truncate_cuts_at_a_line_end():
+    text = "".join(f"line {i}\n" for i in range(100))
+    head, cut = truncate(text, 120)
+    assert cut and head.endswith("# ... (truncated)") and len(head) < 150
+    assert truncate("short", 120) == ("short", False)
+
+
+def _corpus(sizes: dict[str, int]) -> list[dict]:
+    return [
+        {"id": f"{src}/{i}", "text": f"x = {i}", "meta": {"source": src}}
+        for src, n in sizes.items()
+        for i in range(n)
+    ]
+
+
+def test_stratified_sample_is_seeded_proportional_and_extendable():
+    corpus = _corpus({"big": 900, "small": 90, "tiny": 3})
+    sample, counts = stratified_sample(corpus, 100, seed=7)
+    assert len(sample) == 100
+    assert {s: c["sampled"] for s, c in counts.items()} == {"big": 90, "small": 9, "tiny": 1}
+    shuffled = corpus[:]
+    random.Random(1).shuffle(shuffled)
+    again, _ = stratified_sample(shuffled, 100, seed=7)
+    assert [r["id"] for r in again] == [r["id"] for r in sample]  # read order does not matter
+    bigger, _ = stratified_sample(corpus, 200, seed=7)
+    assert {r["id"] for r in sample} <= {r["id"] for r in bigger}
+    other, _ = stratified_sample(corpus, 100, seed=8)
+    assert {r["id"] for r in other} != {r["id"] for r in sample}
+    assert sample[0]["meta"]["sample"]["seed"] == 7 and "key" in sample[0]["meta"]["sample"]
+    assert "sample" not in corpus[0]["meta"]  # input records are not modified
+
+
+def test_equal_allocation_and_small_corpora():
+    corpus = _corpus({"a": 50, "b": 5, "c": 50})
+    _, counts = stratified_sample(corpus, 30, allocation="equal")
+    assert {s: c["sampled"] for s, c in counts.items()} == {"a": 13, "b": 5, "c": 12}
+    everything, _ = stratified_sample(corpus, 1000)
+    assert len(everything) == 105
+    with pytest.raises(Phi1Error, match="empty"):
+        stratified_sample([], 10)
+    with pytest.raises(Phi1Error, match="allocation"):
+        stratified_sample(corpus, 10, allocation="random")
+
+
+# -- a real judge ---------------------------------------------------------------------------
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_annotate_with_a_real_judge_resumes(tmp_path):
+    from phi1.llm import load_llm
+    from phi1.synth.runner import read_rejects
+
+    corpus = _corpus({"a": 3, "b": 2})
+    for r in corpus:
+        r["text"] = f"def add_{r['id'][-1]}(a, b):\n    '''Add two numbers.'''\n    return a + b\n"
+    llm = load_llm("smollm2-135m-instruct", n_threads=1)
+    s = AnnotateSettings(n=4, max_tokens=24, method="generate")
+    out = tmp_path / "ann"
+    first = annotate_corpus(corpus, out, llm_spec="smollm2-135m-instruct", settings=s, llm=llm,
+                            progress=False)  # fmt: skip
+    assert first["annotated"] + first["unparseable"] == 4
+    assert first["sources"] == {"a": {"documents": 3, "sampled": 2},
+                                "b": {"documents": 2, "sampled": 2}}  # fmt: skip
+    again = annotate_corpus(corpus, out, llm_spec="smollm2-135m-instruct", settings=s, llm=llm,
+                            progress=False)  # fmt: skip
+    assert again["this_run"] == {"written": 0, "rejected": 0, "skipped": 4,
+                                 "seconds": again["this_run"]["seconds"]}  # fmt: skip
+    for reject in read_rejects(out):
+        assert reject["reason"] == "unparseable" and reject["record"]["meta"]["raw"] is not None
+    if first["annotated"]:
+        annotations, docs = load_annotations(out)
+        assert all(a["id"] in docs and a["meta"]["judge"] == "smollm2-135m-instruct"
+                   for a in annotations)  # fmt: skip
+
+
+def test_load_annotations_errors(tmp_path):
+    with pytest.raises(Phi1Error, match="not an annotation directory"):
+        load_annotations(tmp_path / "missing")
+    (tmp_path / "a").mkdir()
+    with pytest.raises(Phi1Error, match="no sample.jsonl"):
+        load_annotations(tmp_path / "a")
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_logprob_judge_is_graded_and_independent_of_order(tmp_path):
+    from phi1.llm import load_llm
+    from phi1.synth.runner import read_records
+
+    llm = load_llm("smollm2-135m-instruct", n_threads=1)
+    probe = VerdictProbe(llm)
+    codes = ["x = 1", "def add(a, b):\n    return a + b", "import os", "print('hi')"]
+    prompts = [render_prompt("educational_value_fewshot", c) for c in codes]
+    forward = [probe.p_high(m)[0] for m in prompts]
+    backward = [probe.p_high(m)[0] for m in reversed(prompts)][::-1]
+    assert forward == backward  # a result does not depend on what ran before
+    assert all(0.0 < p < 1.0 for p in forward) and len(set(forward)) > 1
+    assert probe.identity()["method"] == "logprob"
+    corpus = [{"id": f"d{i}", "text": c, "meta": {"source": "s"}} for i, c in enumerate(codes)]
+    summary = annotate_corpus(corpus, tmp_path / "ann", llm_spec="smollm2-135m-instruct",
+                              settings=AnnotateSettings(n=4), llm=llm, progress=False)  # fmt: skip
+    assert summary["settings"]["method"] == "logprob" and summary["annotated"] == 4
+    by_id = {r["id"]: r for r in read_records(tmp_path / "ann")}
+    for i, p in enumerate(forward):
+        record = by_id[f"d{i}"]
+        assert record["meta"]["p_high"] == pytest.approx(p, abs=1e-6)
+        assert record["score"] == pytest.approx(10 * p, abs=1e-3)
+        assert record["label"] == ("high" if p >= 0.5 else "low")
+
+
+def test_logprob_method_needs_a_local_judge():
+    with pytest.raises(Phi1Error, match="local llama.cpp judge"):
+        VerdictProbe(object())
+    with pytest.raises(Phi1Error, match="method"):
+        AnnotateSettings(method="vote")

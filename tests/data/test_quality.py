@@ -1,0 +1,242 @@
+"""The classifier (forest on real MiniLM embeddings) and the datatrove filter pipelines,
+trained and run on the hand-made sanity set."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phi1.data.classifier import QualityClassifier, TrainSettings, train_classifier
+from phi1.data.embed import load_embedder
+from phi1.data.filter import (
+    FilterSettings,
+    QualityFilter,
+    QualityScorer,
+    RecordWriter,
+    run_filter,
+    scores_by_id,
+    to_document,
+)
+from phi1.data.readers import read_source
+from phi1.errors import Phi1Error
+
+SANITY = Path(__file__).parents[1] / "assets" / "quality_sanity"
+SETTINGS = TrainSettings(max_chunks=1, n_estimators=60, test_size=0.25, seed=0)
+
+
+def _write_annotations(folder: Path, records: list[dict], label_of) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "sample.jsonl").open("w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    with (folder / "part-000-00000.jsonl").open("w") as f:
+        for r in records:
+            f.write(json.dumps({"id": r["id"], "label": label_of(r), "score": None,
+                                "rationale": "hand label", "meta": {}}) + "\n")  # fmt: skip
+    return folder
+
+
+def _hand_label(record: dict) -> str:
+    return "high" if record["meta"]["path"].startswith("educational/") else "low"
+
+
+@pytest.fixture(scope="module")
+def sanity_records() -> list[dict]:
+    return list(read_source(f"sanity=dir:{SANITY}"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, sanity_records) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("quality")
+    ann = _write_annotations(root / "ann", sanity_records, _hand_label)
+    report = train_classifier(ann, root / "clf", SETTINGS)
+    return root / "clf", report
+
+
+def test_classifier_reports_metrics_and_saves_identity(trained, sanity_records):
+    folder, report = trained
+    assert len(sanity_records) == 40
+    m = report["metrics"]
+    for key in ("precision", "recall", "f1", "roc_auc", "accuracy"):
+        assert 0.0 <= m[key] <= 1.0
+    cm = np.array(m["confusion_matrix"]["rows_true_cols_pred"])
+    assert cm.shape == (2, 2) and cm.sum() == report["n_test"] == 10
+    assert cm.sum(axis=1).tolist() == [5, 5]  # stratified split
+    assert "ROC-AUC" in report["text"] and "confusion matrix" in report["text"]
+    meta = json.loads((folder / "classifier.json").read_text())
+    assert meta["embedder"] == load_embedder("minilm", max_chunks=1).identity()
+    assert meta["label_counts"] == {"low": 20, "high": 20}
+
+
+def test_classifier_ranks_the_labelled_kinds_apart(trained, sanity_records):
+    clf = QualityClassifier.load(trained[0])
+    # Training cached the 40 embeddings (sorted by id); scoring texts embeds them afresh.
+    cache = np.load(trained[0] / "embeddings.npz")
+    by_id = {r["id"]: r for r in sanity_records}
+    records = [by_id[str(i)] for i in cache["ids"]]
+    scores = clf.score_embeddings(cache["X"])
+    assert scores.shape == (40,) and ((scores >= 0) & (scores <= 1)).all()
+    some, texts = [0, 17, 39], [records[i]["text"] for i in (0, 17, 39)]
+    np.testing.assert_allclose(clf.embedder().embed(texts), cache["X"][some], atol=1e-5)
+    # (a tree whose split falls within float noise of a value may vote the other way)
+    np.testing.assert_allclose(clf.score(texts), scores[some], atol=0.05)
+    edu = np.array([_hand_label(r) == "high" for r in records])
+    assert scores[edu].mean() > scores[~edu].mean() + 0.3
+
+
+def test_classifier_refuses_another_embedder(trained):
+    clf = QualityClassifier.load(trained[0])
+    other = load_embedder("minilm", max_chunks=4)
+    with pytest.raises(Phi1Error, match="built with embedder"):
+        clf.check_embedder(other)
+    with pytest.raises(Phi1Error, match="built with embedder"):
+        clf.score(["x = 1"], embedder=other)
+    with pytest.raises(Phi1Error, match="384-dim"):
+        clf.score_embeddings(np.zeros((2, 16), dtype=np.float32))
+
+
+def test_retraining_reuses_embeddings_and_catches_tampering(trained, tmp_path):
+    folder, _ = trained
+    copy = tmp_path / "clf"
+    shutil.copytree(folder, copy)
+    cache = copy / "embeddings.npz"
+    before = cache.stat().st_mtime_ns
+    ann = Path(json.loads((folder / "classifier.json").read_text())["annotations"])
+    report = train_classifier(ann, copy, TrainSettings(**{**SETTINGS.__dict__, "n_estimators": 7}))
+    assert cache.stat().st_mtime_ns == before and report["settings"]["n_estimators"] == 7
+    (copy / "model.joblib").write_bytes((copy / "model.joblib").read_bytes() + b"\0")
+    with pytest.raises(Phi1Error, match="sha256"):
+        QualityClassifier.load(copy)
+    with pytest.raises(Phi1Error, match="not a classifier directory"):
+        QualityClassifier.load(tmp_path)
+
+
+def test_labels_of_one_class_or_none_are_one_clear_error(tmp_path, sanity_records):
+    one = _write_annotations(tmp_path / "one", sanity_records[:6], lambda r: "low")
+    with pytest.raises(Phi1Error, match="both classes"):
+        train_classifier(one, tmp_path / "c1", SETTINGS)
+    lone = _write_annotations(tmp_path / "lone", sanity_records[:6],
+                              lambda r: "high" if r is sanity_records[0] else "low")  # fmt: skip
+    with pytest.raises(Phi1Error, match="at least 2 of each"):
+        train_classifier(lone, tmp_path / "c2", SETTINGS)
+    empty = _write_annotations(tmp_path / "empty", [], _hand_label)
+    with pytest.raises(Phi1Error, match="no annotations"):
+        train_classifier(empty, tmp_path / "c3", SETTINGS)
+
+
+def _lines(folder: Path) -> list[dict]:
+    return [
+        json.loads(x) for p in sorted(folder.glob("*.jsonl")) for x in p.read_text().splitlines()
+    ]
+
+
+@pytest.mark.slow
+def test_filter_counts_rejects_report_and_rethreshold(trained, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SANITY, corpus)
+    (corpus / "blob.py").write_bytes(b"\x00binary")
+    (corpus / "latin.py").write_bytes("x = '\xe9'\n".encode("latin-1"))
+    out = tmp_path / "out"
+    source = f"sanity=dir:{corpus}"
+    summary = run_filter([source], trained[0], out, FilterSettings(tasks=3))
+    kept, rejects = _lines(out / "kept"), _lines(out / "rejects")
+    assert summary["documents"] == 40 == len(kept) + len(rejects)
+    assert summary["kept"] == len(kept) and summary["dropped"] == len(rejects)
+    assert summary["reader_skipped"] == {"binary": 1, "non-utf8": 1}
+    assert summary["dropped_reasons"] == {"low-quality": len(rejects)}
+    assert all(r["meta"]["quality"]["score"] >= 0.5 for r in kept)
+    assert all(r["reason"] == "low-quality" and r["score"] < 0.5 for r in rejects)
+    assert all(r["record"]["text"] and "filter_reason" not in r["record"]["meta"] for r in rejects)
+    report = (out / "report.md").read_text()
+    assert "Highest-scored" in report and "Lowest-scored" in report
+    scores = scores_by_id(out)
+    best = max(scores, key=scores.get)
+    assert report.index(best) < report.index("Lowest-scored")
+    # Another run over the same sources and tasks takes the embeddings from the cache.
+    from phi1.data.filter import _stats
+
+    cached = FilterSettings(tasks=3, embed_cache=str(out / "embeddings"))
+    again = run_filter([source], trained[0], tmp_path / "out2", cached)
+    counters = _stats(tmp_path / "out2" / "logs" / "score")
+    assert counters["from_cache"] == 40 and counters.get("embedded", 0) == 0
+    assert scores_by_id(tmp_path / "out2") == scores_by_id(out) and again["kept"] == len(kept)
+    # A new cut reuses the scores: the scoring tasks are not run again.
+    scored_mtime = (out / "scored" / "00000.jsonl").stat().st_mtime_ns
+    top = run_filter([source], trained[0], out, FilterSettings(tasks=3, top_fraction=0.25))
+    assert top["kept"] == 10 == len(_lines(out / "kept"))
+    assert len(_lines(out / "rejects")) == 30
+    assert (out / "scored" / "00000.jsonl").stat().st_mtime_ns == scored_mtime
+    # A task lost to a kill is redone on the next run; the others are kept.
+    (out / "kept" / "00001.jsonl").unlink()
+    for log in (out / "logs").glob("filter-*/completions/00001"):
+        log.unlink()
+    again = run_filter([source], trained[0], out, FilterSettings(tasks=3, top_fraction=0.25))
+    assert again["kept"] == 10 == len(_lines(out / "kept"))
+    # Back to the first cut: kept/ must hold that cut again, not the last one.
+    back = run_filter([source], trained[0], out, FilterSettings(tasks=3))
+    assert back["kept"] == summary["kept"] == len(_lines(out / "kept"))
+    with pytest.raises(Phi1Error, match="use a new --out"):
+        run_filter([source], trained[0], out, FilterSettings(tasks=4))
+
+
+def test_filter_bad_input_errors(trained, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(Phi1Error, match="corpus is empty"):
+        run_filter(
+            [f"dir:{tmp_path / 'empty'}"], trained[0], tmp_path / "o1", FilterSettings(tasks=1)
+        )
+    with pytest.raises(Phi1Error, match="not both"):
+        FilterSettings(threshold=0.5, top_fraction=0.1)
+    with pytest.raises(Phi1Error, match="no such file"):
+        run_filter([str(tmp_path / "nope")], trained[0], tmp_path / "o2")
+
+
+def test_steps_follow_the_datatrove_contract(trained, sanity_records, tmp_path):
+    scorer = QualityScorer(str(trained[0]), batch_size=4)
+    docs = [to_document(r) for r in sanity_records[:6]]
+    scored = list(scorer.run(iter(docs)))
+    assert len(scored) == 6 and all("quality" in d.metadata for d in scored)
+    assert scorer.stats["scored"].total == 6
+    assert len(pickle.dumps(scorer)) < 10_000  # the forest and embedder did not travel
+    values = [d.metadata["quality"]["score"] for d in scored]
+    threshold = sorted(values)[3]
+    expected = sum(v >= threshold for v in values)
+    rejects = RecordWriter(str(tmp_path / "rej"), rejects=True)
+    flt = QualityFilter(threshold, exclusion_writer=rejects)
+    kept = list(flt.run(iter(scored), rank=0, world_size=1))
+    assert len(kept) == expected and flt.stats["dropped_low-quality"].total == 6 - expected
+    assert len(_lines(tmp_path / "rej")) == 6 - expected
+
+
+def test_label_rule_top_fraction_relabels_by_judge_score(tmp_path, sanity_records, trained):
+    from phi1.data.classifier import apply_label_rule
+
+    rows = [
+        {"id": r["id"], "label": "high", "score": float(i)} for i, r in enumerate(sanity_records)
+    ]
+    y, cut = apply_label_rule(rows, "top:0.25", where="x")
+    assert y.sum() == 10 and cut == 30.0 and y[-10:].all()
+    ones = _write_annotations(tmp_path / "ones", sanity_records, lambda r: "high")
+    with pytest.raises(Phi1Error, match="both classes"):
+        train_classifier(ones, tmp_path / "c", SETTINGS)
+    with pytest.raises(Phi1Error, match="needs a score"):
+        train_classifier(ones, tmp_path / "c", TrainSettings(label_rule="top:0.5"))
+    with pytest.raises(Phi1Error, match="label_rule"):
+        TrainSettings(label_rule="top:2")
+    # A judge that says "high" to everything but scores the educational files higher.
+    graded = tmp_path / "graded"
+    _write_annotations(graded, sanity_records, lambda r: "high")
+    rows = [json.loads(x) for x in (graded / "part-000-00000.jsonl").read_text().splitlines()]
+    with (graded / "part-000-00000.jsonl").open("w") as f:
+        for row, r in zip(rows, sanity_records, strict=True):
+            row["score"] = 7.0 if _hand_label(r) == "high" else 6.0
+            f.write(json.dumps(row) + "\n")
+    shutil.copytree(trained[0], tmp_path / "clf")  # same documents: embeddings reused
+    settings = TrainSettings(**{**SETTINGS.__dict__, "label_rule": "top:0.5"})
+    report = train_classifier(graded, tmp_path / "clf", settings)
+    assert report["label_counts"] == {"low": 20, "high": 20} and report["label_score_cut"] == 7.0
