@@ -147,3 +147,42 @@ def test_real_model_run_is_deterministic_and_resumes(tmp_path, smollm2):
     assert again["kept"] == a["kept"] and again["reasons"] == a["reasons"]
     reasons = Counter(r["reason"] for r in read_rejects(tmp_path / "a" / "generated"))
     assert sum(reasons.values()) == a["rejected"]
+
+
+def test_whole_functions_are_kept_from_cut_off_replies(tmp_path):
+    # Small models go on after the function (tests, prints) until the token limit, or end at
+    # the stop string before the closing fence; a function cut off inside is not kept.
+    good = GOOD.split("```python\n")[1].split("```")[0]
+    other = good.split("    total = 0")[0] + "    return sum(v for v in values if v % 2 == 0)\n"
+    replies = {
+        "task_0": ("```python\n" + good + "\n# Tests\nprint(task_0([2]))\nprint(task_0(", "length"),
+        "task_1": ("```python\n" + other, "stop"),
+        "task_2": ("```python\n" + good.split("    for v")[0] + "    for v in val", "length"),
+        "task_3": ("```python\n" + good.split("    return total")[0], "length"),
+    }
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(replies))
+    stops = set()
+
+    def answer(request):
+        stops.update(request.params.stop)
+        name = re.search(r"named `(task_\d+)`", request.messages[-1]["content"]).group(1)
+        text, reason = replies[name]
+        return Completion([text.replace("{name}", name)], [reason], 10, 20)
+
+    with serve(answer) as server:
+        llm = load_llm(server.url)
+        settings = ExerciseSettings(n=4, timeout=2.0, names_file=str(names))
+        summary = generate_exercises(
+            llm, tmp_path / "out", settings, RunnerSettings(progress=False)
+        )
+        llm.close()
+    assert stops == {"\n```\n"}
+    assert summary["reasons"] == {"truncated": 2} and summary["kept"] == 2
+    rows = [json.loads(line) for line in open(tmp_path / "out" / "exercises.jsonl")]
+    assert [r["meta"]["salvaged"] for r in rows] == ["length", "stop"]
+    assert [r["completion"].splitlines()[-1] for r in rows] == [
+        "    return total",
+        "    return sum(v for v in values if v % 2 == 0)",
+    ]
+    assert all("print" not in r["text"] for r in rows)

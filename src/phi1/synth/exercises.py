@@ -102,6 +102,7 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             top_p=settings.top_p,
+            stop=("\n```\n",),  # the end of the one block asked for; prose follows
             seed=sample_seed,
         )
         meta = {
@@ -122,6 +123,27 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
         }
         jobs.append(Job(f"exercise-{i:07d}", Request(messages=messages, params=params), meta))
     return jobs
+
+
+def complete_prefix(text: str) -> str | None:
+    """The longest run of whole lines at the start of the reply's first (possibly unclosed)
+    Python block that parses, or None."""
+    match = re.search(r"^[ \t]*```(?:python|py|python3)?[ \t]*\n", text, re.M | re.I)
+    if match is None:
+        return None
+    body = text[match.end() :]
+    close = re.search(r"^[ \t]*```", body, re.M)
+    lines = (body[: close.start()] if close else body).splitlines()
+    for end in range(len(lines), 0, -1):
+        code = "\n".join(lines[:end]) + "\n"
+        if checks.parses(code) is None:
+            return code
+    return None
+
+
+def _ends_with_def(code: str, name: str) -> bool:
+    last = ast.parse(code).body[-1:]
+    return bool(last) and isinstance(last[0], ast.FunctionDef) and last[0].name == name
 
 
 @dataclass
@@ -264,11 +286,25 @@ def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validat
             "completion_tokens": completion.completion_tokens,
         }
         raw = {"raw": completion.text, "meta": meta}
-        if completion.finish_reasons[0] == "length":
-            return Reject("truncated", raw)
         if checks.is_refusal(completion.text):
             return Reject("refusal", raw)
         split = split_exercise(completion.text, name)
+        if isinstance(split, str) and (
+            completion.finish_reasons[0] == "length" or checks.unclosed_fence(completion.text)
+        ):
+            # Small models often go on after the function (tests, prints) until the token
+            # limit, or stop at the stop string before the closing fence. The function
+            # itself may be whole: keep the longest prefix of the block that parses.
+            code = complete_prefix(completion.text)
+            if code and completion.finish_reasons[0] == "length" and _ends_with_def(code, name):
+                code = None  # cut off inside the function, or right after it: not known whole
+            split = split_exercise(code, name) if code else None
+            if not isinstance(split, Split):
+                if completion.finish_reasons[0] == "length":
+                    return Reject("truncated", raw)
+                split = split_exercise(completion.text, name)
+            else:
+                meta["salvaged"] = completion.finish_reasons[0]
         if isinstance(split, str):
             reason, _, detail = split.partition(": ")
             return Reject(reason, raw, detail)
