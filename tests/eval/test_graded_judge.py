@@ -1,0 +1,196 @@
+"""``phi1 eval graded``: solutions tested in the sandbox, graded by a judge over real HTTP.
+
+The judge here is the project's loopback OpenAI-compatible server answering from a script:
+a real model cannot be made, on demand, to forget its grade, go down mid-run, or grade
+deterministically by task. The real SmolLM2 judges once at the end.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phi1.cli import main
+from phi1.errors import Phi1Error
+from phi1.eval.graded import (
+    graded_command,
+    judge_messages,
+    load_graded_problems,
+    parse_grade,
+    run_judge,
+)
+from phi1.io import read_jsonl, sha256_text
+from phi1.llm import load_llm
+from phi1.llm.base import Completion
+from phi1.llm.testserver import Faults, serve
+
+WRONG = Path(__file__).parents[1] / "assets" / "graded" / "wrong_solutions.jsonl"
+PROBLEMS = load_graded_problems()
+IDS = list(PROBLEMS)[:4]
+
+# What the scripted judge says about each task, turn by turn (None: no grade in the reply).
+SCRIPT = {
+    IDS[0]: ["Follows every rule of the tribe.\nGrade: 8"],
+    IDS[1]: ["Reads the columns well but"] * 3,  # never gives a grade
+    IDS[2]: ["The padding rule is missed; ", "Grade: 3"],  # the grade on the follow-up
+    IDS[3]: ["Keeps 2 of the 3 rules, shouts 'A.'", "I am not sure.", "**Grade:** 5/10"],
+}
+
+
+def scripted_judge(request):
+    rubric = request.messages[1]["content"]
+    task_id = next(t for t in IDS if f"def {PROBLEMS[t].problem.entry_point}(" in rubric)
+    turn = (len(request.messages) - 2) // 2
+    text = SCRIPT[task_id][turn]
+    return Completion([text], ["stop"], len(rubric.split()), len(text.split()))
+
+
+def write_samples(path, wrong_for=()):
+    """Reference solutions to all 50, except a known wrong one for the tasks in ``wrong_for``
+    (the tests grade the first four: ``--limit`` leaves the others out)."""
+    wrong = {w["task_id"]: w["completion"] for w in read_jsonl(WRONG)}
+    with open(path, "w") as f:
+        for t in PROBLEMS:
+            completion = wrong[t] if t in wrong_for else PROBLEMS[t].problem.canonical_solution
+            f.write(json.dumps({"task_id": t, "completion": completion}) + "\n")
+    return path
+
+
+def grade(tmp_path, url, samples, out="run", **kw):
+    return graded_command(
+        samples=str(samples),
+        judge=url,
+        out=str(tmp_path / out),
+        limit=len(IDS),
+        progress=False,
+        **kw,
+    )
+
+
+def test_grades_retries_and_scores(tmp_path):
+    samples = write_samples(tmp_path / "samples.jsonl", wrong_for=IDS[2:])
+    with serve(scripted_judge) as server:
+        summary = grade(tmp_path, server.url, samples)
+        asked = server.counts["answered"]
+
+    judge_dir = next((tmp_path / "run").glob("judge-*"))
+    rows = {r["task_id"]: r for r in read_jsonl(judge_dir / "grades.jsonl")}
+    expected = {t: parse_grade(SCRIPT[t][-1]) for t in IDS}
+    assert {t: rows[t]["grade"] for t in IDS} == expected
+    assert expected[IDS[1]] is None  # never graded: unparsed, not a made-up number
+    assert [rows[t]["judge_turns"] for t in IDS] == [len(SCRIPT[t]) for t in IDS]
+    assert asked == sum(len(turns) for turns in SCRIPT.values())
+    assert [rows[t]["passed"] for t in IDS] == [True, True, False, False]
+
+    grades = [g for g in expected.values() if g is not None]
+    assert summary["problems"] == len(IDS) and summary["problem_set"].startswith("unconventional")
+    assert summary["unparsed"] == 1 and summary["graded"] == 3
+    assert summary["score"] == pytest.approx(10 * sum(grades) / len(grades), abs=0.01)
+    assert summary["pass@1"] == 50.0
+    assert json.loads((judge_dir / "summary.json").read_text())["score"] == summary["score"]
+    verdicts = list(read_jsonl(tmp_path / "run" / "executions.jsonl"))
+    assert sorted(v["task_id"] for v in verdicts) == sorted(IDS)
+
+
+def test_follow_up_turns_carry_the_earlier_replies():
+    messages = judge_messages("def f():\n    return 1\n", ["first try", "second try"])
+    assert [m["role"] for m in messages] == ["system", "user"] + ["assistant", "user"] * 2
+    assert "def f():" in messages[1]["content"]
+    assert [m["content"] for m in messages if m["role"] == "assistant"] == [
+        "first try",
+        "second try",
+    ]
+
+
+def test_a_rerun_asks_nothing_again(tmp_path):
+    samples = write_samples(tmp_path / "samples.jsonl")
+    with serve(scripted_judge) as server:
+        first = grade(tmp_path, server.url, samples)
+        asked = server.counts["answered"]
+        second = grade(tmp_path, server.url, samples)
+        assert server.counts["answered"] == asked
+    assert first == second
+
+
+def test_a_judge_that_goes_down_resumes_where_it_stopped(tmp_path):
+    problems = {t: PROBLEMS[t].problem for t in IDS}
+    programs = {t: p.prompt + p.canonical_solution for t, p in problems.items()}
+    attempt0 = tmp_path / "judge" / "attempt-0"
+    with serve(scripted_judge, Faults(always="500", after=2)) as server:
+        with load_llm(server.url, max_retries=1, backoff=0.01) as llm:
+            with pytest.raises(Phi1Error, match="re-run to resume"):
+                run_judge(llm, programs, tmp_path / "judge", progress=False)
+    kept = [r["id"] for p in attempt0.glob("part-*") for r in read_jsonl(p)]
+    assert 1 <= len(kept) <= 2
+
+    with serve(scripted_judge) as server:
+        with load_llm(server.url) as llm:
+            replies = run_judge(llm, programs, tmp_path / "judge", progress=False)
+        asked = server.counts["answered"]
+    assert {t: replies[t][-1]["grade"] for t in IDS} == {t: parse_grade(SCRIPT[t][-1]) for t in IDS}
+    judged = [r["id"] for p in attempt0.glob("part-*") for r in read_jsonl(p)]
+    assert sorted(judged) == sorted(IDS)  # each task judged exactly once
+    assert asked == sum(len(turns) for turns in SCRIPT.values()) - len(kept)
+
+
+def test_other_solutions_in_the_same_directory_are_refused(tmp_path):
+    with serve(scripted_judge) as server:
+        first = grade(tmp_path, server.url, write_samples(tmp_path / "a.jsonl"))
+        asked = server.counts["answered"]
+        # the same solutions from another path are the same run: nothing is asked again
+        (tmp_path / "moved").mkdir()
+        moved = write_samples(tmp_path / "moved" / "a.jsonl")
+        assert grade(tmp_path, server.url, moved)["score"] == first["score"]
+        assert server.counts["answered"] == asked
+        with pytest.raises(Phi1Error, match="other solutions"):
+            grade(tmp_path, server.url, write_samples(tmp_path / "b.jsonl", wrong_for=IDS[:1]))
+
+
+def test_bad_input_gives_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "samples.jsonl"
+    bad.write_text('{"task_id": "Unconventional/0", "completion": "    pass"}\n'
+                   '{"task_id": "HumanEval/0", "completion": "    pass"}\n')  # fmt: skip
+    assert main(["eval", "graded", "--samples", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert f"{bad}:2: unknown task_id 'HumanEval/0'" in capsys.readouterr().err
+    assert main(["eval", "graded", "--samples", str(bad)]) == 1
+    assert "--out DIR is required" in capsys.readouterr().err
+    args = ["eval", "graded", "--model", "x", "--samples", str(bad), "--out", str(tmp_path)]
+    assert main(args) == 1
+    assert "exactly one of --model" in capsys.readouterr().err
+    templates = tmp_path / "t.yaml"
+    templates.write_text("graded.rubric: 'Grade ${code}'\n")
+    args = ["eval", "graded", "--samples", str(bad), "--out", str(tmp_path / "o2")]
+    assert main([*args, "--templates", str(templates)]) == 1
+    assert "$code" in capsys.readouterr().err
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_the_real_smollm2_solves_and_judges_through_llama_cpp(tmp_path):
+    summary = graded_command(
+        model="smollm2-135m-instruct",
+        judge="smollm2-135m-instruct",
+        out=str(tmp_path / "run"),
+        limit=1,
+        max_new_tokens=96,
+        judge_max_tokens=48,
+        judge_retries=1,
+        n_ctx=2048,
+        progress=False,
+    )
+    (sample,) = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    (verdict,) = read_jsonl(tmp_path / "run" / "executions.jsonl")
+    assert sample["task_id"] == verdict["task_id"] == IDS[0]
+    judge_dir = tmp_path / "run" / "judge-smollm2-135m-instruct"
+    (row,) = read_jsonl(judge_dir / "grades.jsonl")
+    assert row["status"] == verdict["status"] and row["passed"] == (verdict["status"] == "passed")
+    assert summary["pass@1"] == (100.0 if row["passed"] else 0.0)
+    replies = [r for p in sorted(judge_dir.glob("attempt-*/part-*")) for r in read_jsonl(p)]
+    assert 1 <= len(replies) == row["judge_turns"] <= 2
+    assert all(r["grade"] == parse_grade(r["text"]) for r in replies)
+    assert row["grade"] == next((r["grade"] for r in replies if r["grade"] is not None), None)
+    assert row["evaluation"] == replies[0]["text"]
+    judged = PROBLEMS[IDS[0]].problem.prompt + sample["completion"]  # the model's own solution
+    assert replies[0]["meta"]["program_sha256"] == sha256_text(judged)
+    assert summary["graded"] + summary["unparsed"] == 1
+    assert summary["judge"]["name"] == "smollm2-135m-instruct"
