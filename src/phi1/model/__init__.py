@@ -1,6 +1,30 @@
-"""The phi-1 model: config presets, the module, tokenizer, checkpoints, generation."""
+"""The phi-1 model: config presets, the module, tokenizer, checkpoints, generation.
 
-from phi1.model.config import EOT_ID, PADDED_VOCAB, PRESETS, TOKENIZER_VOCAB, ModelConfig
-from phi1.model.model import KVCache, Phi
+Names are imported on first use, so ``from phi1.model.tokenizer import get_tokenizer`` (or
+``phi1 --help``) does not pay for importing torch.
+"""
 
-__all__ = ["EOT_ID", "PADDED_VOCAB", "PRESETS", "TOKENIZER_VOCAB", "KVCache", "ModelConfig", "Phi"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EOT_ID": "phi1.model.config",
+    "PADDED_VOCAB": "phi1.model.config",
+    "PRESETS": "phi1.model.config",
+    "TOKENIZER_VOCAB": "phi1.model.config",
+    "ModelConfig": "phi1.model.config",
+    "KVCache": "phi1.model.model",
+    "Phi": "phi1.model.model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -10,7 +10,9 @@ FSDP/DDP wrap it from ``phi1.train.parallelize``.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +50,11 @@ class KVCache:
         self.v[layer, :, :, self.pos : end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep (or repeat) batch rows: drop finished sequences, or fan a prompt out to n."""
+        self.k = self.k.index_select(1, rows)
+        self.v = self.v.index_select(1, rows)
+
 
 def rope_cache(
     seq_len: int, rotary_dim: int, theta: float, device: torch.device | None = None
@@ -71,6 +78,111 @@ def apply_rope(
     half = rotary_dim // 2
     rotated = torch.cat((-x_rot[..., half:], x_rot[..., :half]), dim=-1)
     return torch.cat((x_rot * cos + rotated * sin, x_pass), dim=-1)
+
+
+@contextlib.contextmanager
+def _no_default_init() -> Iterator[None]:
+    """Skip torch's own initialisation of Linear, Embedding and LayerNorm while building.
+
+    Phi.init_weights draws every weight anyway; the default init would double the cost of
+    building a large model, and on the meta device its first normal_ imports torch._dynamo
+    (seconds), which is what loading a checkpoint builds on.
+    """
+    classes = (nn.Linear, nn.Embedding, nn.LayerNorm)
+    saved = [cls.reset_parameters for cls in classes]
+    try:
+        for cls in classes:
+            cls.reset_parameters = _skip  # type: ignore[method-assign]
+        yield
+    finally:
+        for cls, fn in zip(classes, saved, strict=True):
+            cls.reset_parameters = fn  # type: ignore[method-assign]
+
+
+def _skip(self: nn.Module) -> None:
+    return None
+
+
+def linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    *,
+    chunk_rows: int = 512,
+) -> torch.Tensor:
+    """Mean cross-entropy of ``x @ weight.T + bias`` against ``targets`` (-100 ignored).
+
+    The same number as ``F.cross_entropy(F.linear(x, weight, bias).float(), targets)``, but
+    the (N, V) logits (V = 51200) are never materialised: rows go through in chunks, and
+    when gradients are needed each chunk's softmax becomes its gradient at once (in place).
+    That saves the logits, their log-softmax and its gradient: 3 x N x V floats, the
+    largest tensors of a training step.
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return _LinearCrossEntropy.apply(x, weight, bias, targets, chunk_rows)
+    total = x.new_zeros((), dtype=torch.float32)
+    for start in range(0, x.size(0), chunk_rows):
+        logits = F.linear(x[start : start + chunk_rows], weight, bias).float()
+        total += F.cross_entropy(
+            logits, targets[start : start + chunk_rows], ignore_index=-100, reduction="sum"
+        )
+    return total / (targets != -100).sum()
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Forward computes the loss and, chunk by chunk, its gradients; backward only scales
+    them by the incoming gradient (nothing to do for the usual 1)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, targets, chunk_rows):  # noqa: D102
+        counted = targets != -100
+        n = counted.sum()
+        grad_x = torch.empty_like(x)
+        grad_w = grad_b = None
+        acc = torch.promote_types(x.dtype, torch.float32)  # softmax and sums: fp32 or better
+        total = torch.zeros((), dtype=acc, device=x.device)
+        w = weight.to(x.dtype)
+        for start in range(0, x.size(0), chunk_rows):
+            xc = x[start : start + chunk_rows]  # (n, C)
+            tc = targets[start : start + chunk_rows]
+            keep = counted[start : start + chunk_rows]
+            logits = F.linear(xc, weight, bias)  # (n, V)
+            g = torch.log_softmax(logits.to(acc), dim=-1)  # log-probabilities
+            del logits
+            rows = torch.arange(tc.size(0), device=tc.device)
+            tgt = tc.clamp(min=0)
+            total -= (g[rows, tgt] * keep).sum()
+            # d(mean of -log p_target)/d logits = (softmax - one_hot) / n; 0 on ignored rows
+            g.exp_()
+            g[rows, tgt] -= 1.0
+            g.mul_((keep / n)[:, None])
+            g = g.to(x.dtype)
+            torch.mm(g, w, out=grad_x[start : start + chunk_rows])
+            if grad_w is None:  # written once, then accumulated in place: no (V, C) temporaries
+                grad_w = torch.mm(g.t(), xc).to(acc)
+                grad_b = g.sum(0, dtype=acc)
+            else:
+                grad_w.addmm_(g.t().to(acc), xc.to(acc))
+                grad_b += g.sum(0, dtype=acc)
+        ctx.save_for_backward(grad_x, grad_w, grad_b)
+        ctx.has_bias = bias is not None
+        ctx.weight_dtype = weight.dtype
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: D102
+        grad_x, grad_w, grad_b = ctx.saved_tensors
+        # the usual caller is loss.backward(): a gradient of exactly 1 needs no pass at all
+        if not (grad_out.device.type == "cpu" and grad_out.item() == 1.0):
+            grad_x, grad_w, grad_b = (t * grad_out.to(t.dtype) for t in (grad_x, grad_w, grad_b))
+        return (
+            grad_x,
+            grad_w.to(ctx.weight_dtype),
+            grad_b.to(ctx.weight_dtype) if ctx.has_bias else None,
+            None,
+            None,
+        )
 
 
 class Attention(nn.Module):
@@ -105,7 +217,8 @@ class Attention(nn.Module):
             v,
             attn_mask=mask,
             dropout_p=self.attn_pdrop if self.training else 0.0,
-            is_causal=mask is None and kv_cache is None and T > 1,
+            # without a mask, queries and keys start together: plain causal (prefill included)
+            is_causal=mask is None and T > 1 and (kv_cache is None or kv_cache.pos == 0),
         )  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.dense(y)
@@ -143,30 +256,56 @@ class Phi(nn.Module):
     next-token cross-entropy (targets already shifted; -100 is ignored).
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, *, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.n_embd)
-        self.embd_dropout = nn.Dropout(config.embd_pdrop)
-        self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.final_layernorm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
-        cos, sin = rope_cache(config.block_size, config.rotary_dim, config.rope_theta)
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
-        self.apply(self._init_weights)
+        # init_weights below draws every weight; torch's own init first is wasted work, but
+        # without a generator it is kept so the global RNG advances as it always has
+        # (golden runs stay put). On the meta device there is nothing to draw.
+        skip = generator is not None or torch.get_default_device().type == "meta"
+        with _no_default_init() if skip else contextlib.nullcontext():
+            self.embed_tokens = nn.Embedding(config.vocab_size, config.n_embd)
+            self.embd_dropout = nn.Dropout(config.embd_pdrop)
+            self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+            self.final_layernorm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
+            self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
+        self.register_buffer("rope_cos", torch.empty(0), persistent=False)
+        self.register_buffer("rope_sin", torch.empty(0), persistent=False)
+        self.reset_rope()
+        self.init_weights(generator)
 
-    def _init_weights(self, module: nn.Module) -> None:
+    def reset_rope(self, device: torch.device | str | None = None) -> None:
+        """(Re)compute the rotary tables, e.g. after building the model on the meta device."""
+        if device is None:
+            device = self.embed_tokens.weight.device
+        if torch.device(device).type == "meta":  # shapes only: meta math imports torch._dynamo
+            shape = (self.config.block_size, self.config.rotary_dim)
+            self.rope_cos = torch.empty(shape, device=device)
+            self.rope_sin = torch.empty(shape, device=device)
+            return
+        cos, sin = rope_cache(
+            self.config.block_size, self.config.rotary_dim, self.config.rope_theta, device
+        )
+        self.rope_cos, self.rope_sin = cos, sin
+
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator | None = None) -> None:
+        """Normal(0, initializer_range) matrices and embeddings, zero biases, unit norms.
+
+        ``generator`` (a seeded ``torch.Generator`` on the weights' device) makes the draw
+        reproducible; without one the global RNG is used.
+        """
+        if self.embed_tokens.weight.device.type == "meta":
+            return
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.normal_(0.0, std, generator=generator)
+                if getattr(module, "bias", None) is not None:
+                    module.bias.zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+                module.bias.zero_()
 
     def forward(
         self,
@@ -177,11 +316,33 @@ class Phi(nn.Module):
         position_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """idx (B, T) token ids.
+        """idx (B, T) token ids -> logits (B, T, V), or the mean cross-entropy with targets.
 
         position_ids (B, T): rotary positions; default ``cache.pos + arange(T)``.
         attention_mask (B, T_past + T): 1 for real tokens, 0 for padding (left padding in
         batched generation); causal masking is always applied.
+        """
+        x = self.hidden_states(
+            idx, kv_cache=kv_cache, position_ids=position_ids, attention_mask=attention_mask
+        )
+        if targets is None:
+            return self.lm_head(x)  # (B, T, V)
+        return linear_cross_entropy(
+            x.reshape(-1, x.size(-1)), self.lm_head.weight, self.lm_head.bias, targets.reshape(-1)
+        )
+
+    def hidden_states(
+        self,
+        idx: torch.Tensor,
+        *,
+        kv_cache: KVCache | None = None,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The final-LayerNorm output (B, T, C): what lm_head turns into logits.
+
+        Generation calls it to project only the last position (a prompt's full logits are
+        B x T x 51200 floats).
         """
         B, T = idx.shape
         past = kv_cache.pos if kv_cache is not None else 0
@@ -205,13 +366,7 @@ class Phi(nn.Module):
             x = block(x, cos, sin, mask, kv_cache, i)
         if kv_cache is not None:
             kv_cache.pos += T
-        x = self.final_layernorm(x)
-        if targets is None:
-            return self.lm_head(x)  # (B, T, V)
-        logits = self.lm_head(x)
-        return F.cross_entropy(
-            logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
-        )
+        return self.final_layernorm(x)
 
     @staticmethod
     def _mask(
@@ -251,7 +406,11 @@ class Phi(nn.Module):
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        # the fused kernel: one pass over each tensor instead of a dozen (CPU too since 2.4)
+        fused = (
+            device_type in ("cuda", "cpu")
+            and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        )
         return torch.optim.AdamW(
             groups, lr=lr, betas=betas, eps=eps, **({"fused": True} if fused else {})
         )

@@ -27,7 +27,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from phi1.errors import Phi1Error
-from phi1.io import _fsync_dir, atomic_write_json
+from phi1.io import atomic_write_json, fsync_dir
 from phi1.train.parallelize import Dist
 
 STATE_FILE = "training_state.pt"
@@ -99,11 +99,11 @@ def save(
         save_model(model.config, model_sd, tmp)
         torch.save({"step": step, "optimizer": optim_sd, "rng": rngs, **state}, tmp / STATE_FILE)
         atomic_write_json(tmp / "run.json", run)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
-        _fsync_dir(root)
+        fsync_dir(root)
         for _, old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     if d.enabled:

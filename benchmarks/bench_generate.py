@@ -1,0 +1,153 @@
+"""Generation throughput: phi1's ``generate_ids`` against transformers' ``generate``.
+
+Same weights (phi1's random init moved into ``PhiForCausalLM`` with the checkpoint mapping),
+same prompts (HumanEval-sized: 40 to 120 tokens of real code, left-padded in a batch),
+greedy decoding of a fixed number of new tokens with eos disabled, fp32 on the CPU. The new
+tokens must be identical; the script compares them and fails otherwise. tokens/s counts new
+tokens (batch x new) over the whole call, prefill included. Each (side, batch) runs in its
+own process, so peak RSS is per case; both stay loaded and take turns call by call, so a
+change in the machine's load hits both alike.
+
+    .venv/bin/python benchmarks/bench_generate.py                           # phi-1-small, 4 layers
+    .venv/bin/python benchmarks/bench_generate.py --preset tiny --layers 0  # the preset's depth
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import Worker, describe, serve  # noqa: E402
+
+
+def prompts(batch: int) -> list[list[int]]:
+    """``batch`` prompts cut from this library's own source, 40 to 120 tokens each."""
+    from phi1.model import generate
+    from phi1.model.tokenizer import get_tokenizer
+
+    ids = get_tokenizer().encode(inspect.getsource(generate))
+    lengths = [40 + (80 * i) // max(1, batch - 1) for i in range(batch)] if batch > 1 else [80]
+    return [ids[i * 97 : i * 97 + n] for i, n in enumerate(lengths)]
+
+
+def build(side: str, preset: str, layers: int, batch: int, new: int) -> Callable[[], dict]:
+    """One timed generation call of ``side``; the model stays loaded between calls."""
+    import torch
+
+    from phi1.model.config import ModelConfig
+    from phi1.model.model import Phi
+
+    overrides = {"n_layer": layers} if layers else {}
+    config = ModelConfig.from_name(preset, **overrides)
+    model = Phi(config, generator=torch.Generator().manual_seed(0)).eval()
+    rows = prompts(batch)
+    if side == "hf":
+        from transformers import PhiConfig, PhiForCausalLM
+        from transformers.initialization import no_init_weights
+
+        from phi1.model.checkpoint import config_to_hf, to_hf_state_dict
+
+        skip = ("architectures", "model_type", "transformers_version")
+        hc = PhiConfig(**{k: v for k, v in config_to_hf(config).items() if k not in skip})
+        with no_init_weights():
+            net = PhiForCausalLM(hc)
+        net.load_state_dict(to_hf_state_dict(model.state_dict(), config))
+        net.eval()
+        del model
+        width = max(map(len, rows))
+        ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+
+        def generate() -> list[list[int]]:
+            with torch.no_grad():
+                out = net.generate(
+                    ids,
+                    attention_mask=mask,
+                    max_new_tokens=new,
+                    min_new_tokens=new,
+                    do_sample=False,
+                    eos_token_id=None,
+                    pad_token_id=0,
+                )
+            return out[:, width:].tolist()
+    else:
+        from phi1.model.generate import generate_ids
+
+        def generate() -> list[list[int]]:
+            return [ids for ids, _ in generate_ids(model, rows, max_new_tokens=new, eos_id=-1)]
+
+    def call() -> dict:
+        t0 = time.perf_counter()
+        tokens = generate()
+        return {
+            "seconds": time.perf_counter() - t0,
+            "tokens_sha256": hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
+            "prompt_tokens": sum(map(len, rows)),
+        }
+
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="phi-1-small")
+    parser.add_argument("--layers", type=int, default=4, help="depth (0: the preset's own)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--new", type=int, default=64, help="new tokens per prompt")
+    parser.add_argument("--repeats", type=int, default=2, help="timed calls; the best counts")
+    parser.add_argument("--worker", choices=["hf", "phi1"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        (batch,) = args.batch
+        serve({"ready": args.worker}, build(args.worker, args.preset, args.layers, batch, args.new))
+        return
+    print(describe())
+    depth = f"{args.layers} layers" if args.layers else "full depth"
+    print(f"model: {args.preset} shape, {depth}, fp32, greedy, {args.new} new tokens per prompt")
+    for batch in args.batch:
+        workers = {}
+        for side in ("hf", "phi1"):
+            cmd = [sys.executable, __file__, "--worker", side, "--batch", str(batch)]
+            cmd += ["--preset", args.preset, "--layers", str(args.layers), "--new", str(args.new)]
+            workers[side] = Worker(cmd)
+        times: dict[str, list[float]] = {"hf": [], "phi1": []}
+        last: dict[str, dict] = {}
+        for i in range(args.repeats + 1):  # turn by turn; the first call of each warms up
+            for side in ("hf", "phi1") if i % 2 == 0 else ("phi1", "hf"):
+                last[side] = r = workers[side].ask("run")
+                if i:
+                    times[side].append(r["seconds"])
+        rss = {side: w.close()["peak_rss_mb"] for side, w in workers.items()}
+        if last["hf"]["tokens_sha256"] != last["phi1"]["tokens_sha256"]:
+            raise SystemExit(f"batch {batch}: generated tokens differ: not comparable")
+        n = batch * args.new
+        print(f"batch {batch} ({last['hf']['prompt_tokens']} prompt tokens):")
+        for name, side in (
+            ("peer  transformers generate", "hf"),
+            ("us    phi1 generate_ids", "phi1"),
+        ):
+            best = min(times[side])
+            print(
+                f"  {name:28s} {n / best:8.1f} new tokens/s  {best:7.2f} s  "
+                f"peak RSS {rss[side]:.0f} MB"
+            )
+        hf, us = min(times["hf"]), min(times["phi1"])
+        print(
+            f"  ratio us/peer: {hf / us:.2f}x tokens/s, {rss['phi1'] / rss['hf']:.2f}x peak RSS; "
+            f"tokens identical; calls (s) peer {_fmt(times['hf'])}, us {_fmt(times['phi1'])}"
+        )
+
+
+def _fmt(xs: list[float]) -> str:
+    return " ".join(f"{x:.2f}" for x in xs)
+
+
+if __name__ == "__main__":
+    main()

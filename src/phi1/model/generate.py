@@ -1,0 +1,275 @@
+"""Batched generation with a KV cache: greedy or temperature/top-p sampling, stop strings.
+
+Two levels:
+
+- :func:`generate_ids`: token-id prompts -> new ids. Prompts of different lengths are
+  left-padded in the cache (an attention mask hides the pads; rotary positions start at 0
+  for every row), but each prompt is prefilled on its own, so pads cost no compute; the
+  cache is pre-allocated for the whole run, only the last position goes through lm_head,
+  identical prompts are prefilled once and fanned out, and finished rows leave the batch
+  so they cost nothing more.
+- :func:`complete`: text prompts -> ``n`` :class:`Completion` each, cut before the first
+  stop string (checked on the decoded text, so a stop that spans tokens is found).
+
+Every sample has its own ``torch.Generator``, seeded from ``(seed, prompt index, sample
+index)``: a sample does not change with the batch size or with the other prompts of the
+call (up to the float rounding of the logits, which different batch shapes round
+differently). Greedy decoding takes the first maximum (as transformers does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from phi1.errors import Phi1Error
+from phi1.model.model import KVCache
+
+if TYPE_CHECKING:
+    from phi1.model.model import Phi
+    from phi1.model.tokenizer import Tokenizer
+
+
+@dataclass
+class Completion:
+    """One continuation: its text (cut before a stop string), ids, and why it ended."""
+
+    text: str
+    token_ids: list[int] = field(default_factory=list)
+    finish_reason: str = "length"
+    """"stop" (a stop string), "eos" (the end-of-text token) or "length" (max_new_tokens)."""
+
+
+def sample_seed(seed: int, prompt_index: int, sample_index: int) -> int:
+    """The generator seed of one sample: independent of batching and of other prompts."""
+    digest = hashlib.sha256(f"{seed}:{prompt_index}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def next_tokens(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    generators: Sequence[torch.Generator] | None = None,
+) -> torch.Tensor:
+    """Pick one token per row of ``logits`` (B, V): argmax, or a seeded top-p sample."""
+    if temperature <= 0.0:
+        return logits.argmax(dim=-1)
+    if generators is None or len(generators) != logits.size(0):
+        raise ValueError("sampling needs one torch.Generator per row")
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
+    order = None
+    if top_p < 1.0:
+        # the nucleus of a trained model is a few tokens: look in the top 256 before sorting all
+        k = min(256, probs.size(-1))
+        top, order = probs.topk(k, dim=-1)
+        if k < probs.size(-1) and bool((top.sum(-1) >= top_p).all()):
+            probs = top
+        else:
+            probs, order = probs.sort(dim=-1, descending=True)
+        # drop a token when the ones before it already reach top_p (the first always stays)
+        probs = probs.masked_fill(probs.cumsum(-1) - probs > top_p, 0.0)
+    cdf = probs.double().cumsum(dim=-1)  # (B, V)
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
+    u = u.to(cdf.device)[:, None] * cdf[:, -1:]  # (B, 1), uniform in [0, total mass)
+    choice = (cdf <= u).sum(dim=-1)  # inverse CDF: the first token whose cdf passes u
+    # rounding can put u at the total mass; never step past the last token with mass
+    last = probs.size(-1) - 1 - (probs > 0).flip(-1).int().argmax(dim=-1)
+    choice = torch.minimum(choice, last)
+    if order is not None:
+        return order.gather(-1, choice[:, None]).squeeze(-1)
+    return choice
+
+
+@torch.no_grad()
+def generate_ids(
+    model: Phi,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seeds: Sequence[int] | None = None,
+    eos_id: int | None = None,
+    should_stop: Callable[[int, list[int]], bool] | None = None,
+) -> list[tuple[list[int], str]]:
+    """New token ids for each prompt, and the finish reason ("eos", "stop", "length").
+
+    ``seeds`` (one per prompt) seed the sampling generators; ``eos_id`` defaults to the
+    model's eos token (pass -1 to never stop on it); ``should_stop(row, ids)`` is asked after
+    each token of a row and ends it with "stop".
+    """
+    if max_new_tokens < 0:
+        raise Phi1Error(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if not 0.0 < top_p <= 1.0:
+        raise Phi1Error(f"top_p must be in (0, 1], got {top_p}")
+    B = len(prompts)
+    if B == 0:
+        return []
+    lens = [len(p) for p in prompts]
+    if min(lens) == 0:
+        raise Phi1Error("an empty prompt: give at least one token")
+    config = model.config
+    Tp = max(lens)
+    total = Tp + max_new_tokens
+    if total > config.block_size:
+        raise Phi1Error(
+            f"a prompt of {Tp} tokens + {max_new_tokens} new tokens exceeds the model's context "
+            f"of {config.block_size}"
+        )
+    eos = config.eos_token_id if eos_id is None else eos_id
+    out: list[list[int]] = [[] for _ in range(B)]
+    reasons = ["length"] * B
+    if max_new_tokens == 0:
+        return [(o, r) for o, r in zip(out, reasons, strict=True)]
+    sampling = temperature > 0.0
+    if sampling:
+        if seeds is None or len(seeds) != B:
+            raise ValueError("sampling needs one seed per prompt")
+        generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    device = model.embed_tokens.weight.device
+    dtype = model.embed_tokens.weight.dtype
+
+    # prefill each distinct prompt once, then fan the cache out to the rows
+    distinct: dict[tuple[int, ...], int] = {}
+    inverse = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+    uniq = list(distinct)
+    U = len(uniq)
+    padded = min(lens) != Tp
+    mask = torch.zeros((U, total), dtype=torch.long)
+    for i, p in enumerate(uniq):
+        mask[i, Tp - len(p) : Tp] = 1
+    mask = mask.to(device)
+    cache = KVCache(config, U, total, device=device, dtype=dtype)
+    if padded:
+        # Prefill each prompt alone, so no work goes into pad positions (prompt lengths vary
+        # by a factor of several), and left-align its keys and values in the batch cache.
+        last = []
+        for i, p in enumerate(uniq):
+            one = KVCache(config, 1, len(p), device=device, dtype=dtype)
+            h = model.hidden_states(torch.tensor([p], device=device), kv_cache=one)
+            cache.k[:, i, :, Tp - len(p) : Tp] = one.k[:, 0]
+            cache.v[:, i, :, Tp - len(p) : Tp] = one.v[:, 0]
+            last.append(h[0, -1])
+        cache.pos = Tp
+        h_last = torch.stack(last)  # (U, C)
+    else:
+        idx = torch.tensor(uniq, dtype=torch.long, device=device)  # (U, Tp)
+        h_last = model.hidden_states(idx, kv_cache=cache)[:, -1]
+    logits = model.lm_head(h_last)  # (U, V)
+    if U != B:
+        rows = torch.tensor(inverse, device=device)
+        cache.select(rows)
+        mask, logits = mask.index_select(0, rows), logits.index_select(0, rows)
+    next_pos = torch.tensor(lens, device=device)  # (B,) rotary position of the next token
+
+    active = list(range(B))  # prompt index of each batch row
+    for step in range(max_new_tokens):
+        tok = next_tokens(
+            logits,
+            temperature=temperature,
+            top_p=top_p,
+            generators=[generators[r] for r in active] if sampling else None,
+        )
+        keep: list[int] = []
+        for row, (r, t) in enumerate(zip(active, tok.tolist(), strict=True)):
+            if t == eos:
+                reasons[r] = "eos"
+                continue
+            out[r].append(t)
+            if should_stop is not None and should_stop(r, out[r]):
+                reasons[r] = "stop"
+                continue
+            keep.append(row)
+        if not keep or step == max_new_tokens - 1:
+            break
+        if len(keep) != len(active):
+            rows = torch.tensor(keep, device=device)
+            cache.select(rows)
+            tok, mask, next_pos = tok[rows], mask[rows], next_pos[rows]
+            active = [active[k] for k in keep]
+        past = Tp + step
+        if padded:
+            mask[:, past] = 1
+            h = model.hidden_states(
+                tok[:, None],
+                kv_cache=cache,
+                position_ids=next_pos[:, None],
+                attention_mask=mask[:, : past + 1],
+            )
+        else:
+            h = model.hidden_states(tok[:, None], kv_cache=cache)
+        next_pos += 1
+        logits = model.lm_head(h[:, -1])
+    return [(o, r) for o, r in zip(out, reasons, strict=True)]
+
+
+def complete(
+    model: Phi,
+    prompts: Sequence[str],
+    *,
+    tokenizer: Tokenizer | None = None,
+    n: int = 1,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    stop: Sequence[str] = (),
+    seed: int = 0,
+    batch_size: int = 16,
+) -> list[list[Completion]]:
+    """``n`` continuations of each text prompt, each cut before the first stop string.
+
+    Greedy (temperature 0) gives one continuation, copied ``n`` times. Rows are batched
+    ``batch_size`` at a time, longest prompts first.
+    """
+    from phi1.model.tokenizer import get_tokenizer
+
+    tok = tokenizer or get_tokenizer()
+    if isinstance(prompts, str):
+        raise TypeError("complete takes a list of prompts, not one string")
+    if n < 1 or batch_size < 1:
+        raise Phi1Error(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+    stops = [s for s in stop if s]
+    longest_stop = max((len(s) for s in stops), default=0)
+    encoded = tok.encode_batch(list(prompts)) if prompts else []
+    per_prompt = 1 if temperature <= 0.0 else n
+    rows = [(i, j) for i in range(len(prompts)) for j in range(per_prompt)]
+    rows.sort(key=lambda r: -len(encoded[r[0]]))
+    results: dict[tuple[int, int], Completion] = {}
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        checked = [0] * len(chunk)  # characters already searched for stop strings
+
+        def stopped(row: int, ids: list[int], chunk: list = chunk, checked: list = checked) -> bool:
+            if not stops:
+                return False
+            text = tok.decode(ids)
+            lo = max(0, checked[row] - longest_stop - 2)  # a cut character may complete later
+            checked[row] = len(text)
+            return any(s in text[lo:] for s in stops)
+
+        got = generate_ids(
+            model,
+            [encoded[i] for i, _ in chunk],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seeds=[sample_seed(seed, i, j) for i, j in chunk],
+            eos_id=tok.eot_id,
+            should_stop=stopped if stops else None,
+        )
+        for (i, j), (ids, reason) in zip(chunk, got, strict=True):
+            text = tok.decode(ids)
+            cut = min((k for k in (text.find(s) for s in stops) if k >= 0), default=-1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+            results[i, j] = Completion(text=text, token_ids=ids, finish_reason=reason)
+    return [
+        [Completion(**vars(results[i, j if per_prompt > 1 else 0])) for j in range(n)]
+        for i in range(len(prompts))
+    ]
