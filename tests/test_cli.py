@@ -52,6 +52,9 @@ def test_dashed_flags_become_parameter_names():
     assert _underscore_flags(argv) == [
         "synth", "textbooks", "--max_new_tokens", "8", "--top_p=0.9", "-v", "a-b",
     ]
+    assert _underscore_flags(["run", "--from", "pack", "--from_=x"]) == [
+        "run", "--from_", "pack", "--from_=x",
+    ]
 
 
 def test_unknown_preset_is_one_line(capsys):

@@ -8,6 +8,7 @@ A :class:`~phi1.errors.Phi1Error` raised anywhere ends the process with one clea
 from __future__ import annotations
 
 import importlib
+import keyword
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -153,12 +154,16 @@ def _check_keys(path: list[str], section: dict[str, Any], where: str) -> None:
 
 def _underscore_flags(argv: list[str]) -> list[str]:
     """``--max-new-tokens 8`` -> ``--max_new_tokens 8``: jsonargparse names flags after the
-    parameters; the dashed spelling is the shell's habit, so accept both."""
+    parameters; the dashed spelling is the shell's habit, so accept both. A flag that is a
+    Python keyword names the parameter with a trailing underscore (``--from`` -> ``from_``)."""
     out = []
     for arg in argv:
         if arg.startswith("--") and len(arg) > 2:
             name, eq, value = arg[2:].partition("=")
-            arg = "--" + name.replace("-", "_") + eq + value
+            name = name.replace("-", "_")
+            if keyword.iskeyword(name):  # ``--from STAGE`` is the parameter ``from_``
+                name += "_"
+            arg = "--" + name + eq + value
         out.append(arg)
     return out
 
