@@ -91,3 +91,21 @@ def test_bad_input_is_one_clear_error(smollm2, tmp_path):
         load_llm(f"gguf:{bad}").complete(["x"])
     with pytest.raises(Phi1Error, match="context window"):
         smollm2.complete(["word " * 2000], GenParams(max_tokens=4))
+
+
+def test_default_threads_follows_the_environment_and_the_idle_cores(monkeypatch):
+    import os
+
+    from phi1.errors import Phi1Error
+    from phi1.llm.llamacpp import _idle_cores, default_threads
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PHI1_LLAMA_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("PHI1_LLAMA_THREADS", "many")
+    with pytest.raises(Phi1Error, match="PHI1_LLAMA_THREADS='many'"):
+        default_threads()
+    monkeypatch.delenv("PHI1_LLAMA_THREADS")
+    idle = _idle_cores(cores, interval=0.1)
+    assert idle is not None and 0.0 <= idle <= cores
+    assert 1 <= default_threads() <= cores

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,12 @@ from phi1.llm.base import LLM, Completion, Request, check_messages
 
 
 def default_threads() -> int:
-    """``$PHI1_LLAMA_THREADS``, else the cores not busy by the 1-minute load average (>= 1)."""
+    """``$PHI1_LLAMA_THREADS``, else the cores idle now (>= 1).
+
+    "Now" is a quarter-second sample of /proc/stat, not the load average: the load average
+    remembers the last minute, so a stage that just used every core (``phi1 run`` filtering
+    before writing textbooks) would leave the next one a single thread on an idle machine.
+    More threads than idle cores makes llama.cpp many times slower, not a little."""
     env = os.environ.get("PHI1_LLAMA_THREADS")
     if env:
         try:
@@ -30,11 +36,34 @@ def default_threads() -> int:
         except ValueError:
             raise Phi1Error(f"PHI1_LLAMA_THREADS={env!r}: expected a whole number") from None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    idle = _idle_cores(cores)
+    if idle is None:
+        try:
+            idle = cores - os.getloadavg()[0]
+        except OSError:
+            idle = cores
+    return max(1, min(cores, round(idle)))
+
+
+def _idle_cores(cores: int, interval: float = 0.25) -> float | None:
+    """Cores' worth of idle time over ``interval`` seconds (Linux /proc/stat), or None."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields[:8]), fields[3] + fields[4]  # total (no guest time), idle + iowait
+
     try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores or 1, round((cores or 1) - busy)))
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    online = os.cpu_count() or cores  # /proc/stat counts every online CPU
+    return min(cores, (idle1 - idle0) / (total1 - total0) * online)
 
 
 class LlamaCppLLM(LLM):
