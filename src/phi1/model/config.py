@@ -107,7 +107,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "phi-1-small": dict(n_layer=20, n_embd=1024, n_head=16, intermediate_size=4096, rotary_dim=32),
     # CPU presets: the same vocabulary and head size, a fraction of the depth and width.
     "tiny": dict(
-        n_layer=4, n_embd=256, n_head=4, intermediate_size=1024, rotary_dim=32, block_size=512
+        n_layer=4, n_embd=256, n_head=4, intermediate_size=1024, rotary_dim=32, block_size=2048
     ),
     "debug": dict(
         n_layer=2, n_embd=64, n_head=2, intermediate_size=256, rotary_dim=16, block_size=256
