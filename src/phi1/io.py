@@ -6,12 +6,13 @@ Stages read files and write files; these helpers make the writes safe against a 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from phi1.errors import Phi1Error
 
@@ -19,14 +20,25 @@ from phi1.errors import Phi1Error
 def read_jsonl(path: str | os.PathLike, *, required: Iterable[str] = ()) -> Iterator[dict]:
     """Yield one dict per non-empty line; a bad line raises naming ``path:line``.
 
-    A last line cut short by a kill (no trailing newline, invalid JSON) is an error too:
-    callers that resume use :func:`repair_jsonl` first.
+    A ``.gz`` file is read through gzip. A last line cut short by a kill (no trailing
+    newline, invalid JSON) is an error too: callers that resume use :func:`repair_jsonl`
+    first.
     """
     required = tuple(required)
     path = Path(path)
     if not path.exists():
         raise Phi1Error(f"{path}: no such file")
-    with path.open("r", encoding="utf-8") as f:
+    if path.name.endswith(".gz"):
+        try:
+            yield from _read_lines(path, gzip.open(path, "rt", encoding="utf-8"), required)
+        except (OSError, EOFError) as e:
+            raise Phi1Error(f"{path}: unreadable gzip file ({e})") from None
+    else:
+        yield from _read_lines(path, path.open("r", encoding="utf-8"), required)
+
+
+def _read_lines(path: Path, file: IO[str], required: tuple[str, ...]) -> Iterator[dict]:
+    with file as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

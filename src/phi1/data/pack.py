@@ -25,7 +25,6 @@ of all tasks into one dataset.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import gzip
 import hashlib
 import itertools
 import json
@@ -127,11 +126,7 @@ class DocumentReader:
         return text, str(src) if src else source
 
     def _jsonl(self, path: Path, source: str) -> Iterator[Doc]:
-        if path.name.endswith(".gz"):
-            rows = _read_jsonl_gz(path)
-        else:
-            rows = ((i, row) for i, row in enumerate(read_jsonl(path), 1))
-        for i, row in rows:
+        for i, row in enumerate(read_jsonl(path), 1):  # .jsonl or .jsonl.gz
             yield self._record(row, f"{path}: record {i}", source)
 
     def _parquet(self, path: Path, source: str) -> Iterator[Doc]:
@@ -150,23 +145,6 @@ class DocumentReader:
         for batch in pf.iter_batches(batch_size=1024, columns=[self.text_field]):
             for text in batch.column(0).to_pylist():
                 yield (text or ""), source
-
-
-def _read_jsonl_gz(path: Path) -> Iterator[tuple[int, dict]]:
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise Phi1Error(f"{path}:{lineno}: expected a JSON object")
-                yield lineno, row
-    except (OSError, EOFError) as e:
-        raise Phi1Error(f"{path}: unreadable gzip file ({e})") from None
 
 
 def chunk_documents(docs: Iterable[Doc], shard_chars: int) -> Iterator[list[Doc]]:
