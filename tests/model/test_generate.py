@@ -9,7 +9,7 @@ from model_helpers import randomize
 from phi1.errors import Phi1Error
 from phi1.model.config import ModelConfig
 from phi1.model.generate import complete, generate_ids, next_tokens
-from phi1.model.model import Phi
+from phi1.model.model import Linear, Phi
 from phi1.model.tokenizer import get_tokenizer
 
 PROMPTS = ["def add(a, b):\n", "import os\n\nclass Config:", "x = ["]
@@ -98,6 +98,26 @@ def test_prompts_of_many_lengths_in_one_batch(model):
     batched = generate_ids(model, prompts, max_new_tokens=10, eos_id=-1)
     for p, got in zip(prompts, batched, strict=True):
         assert generate_ids(model, [p], max_new_tokens=10, eos_id=-1)[0] == got
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_blocked_decode_linear_equals_f_linear(bias):
+    """The row-blocked CPU path for a few rows gives F.linear's numbers, in every shape that
+    decoding sends it; with autograd on it is F.linear itself, gradients included."""
+    torch.manual_seed(0)
+    lin = Linear(96, 40_000, bias=bias)  # 15 MB of weights: 4 blocks of 4 MB
+    for shape in [(1, 96), (2, 96), (8, 96), (3, 1, 96), (2, 5, 96), (32, 96), (33, 96)]:
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            got = lin(x)
+            ref = torch.nn.functional.linear(x, lin.weight, lin.bias)
+        assert got.shape == ref.shape
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    x = torch.randn(4, 96, requires_grad=True)
+    lin(x).square().sum().backward()
+    assert x.grad is not None and lin.weight.grad is not None
+    if bias:
+        assert lin.bias.grad is not None
 
 
 def test_bad_arguments(model):

@@ -185,14 +185,55 @@ class _LinearCrossEntropy(torch.autograd.Function):
         )
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same state dict) with a faster CPU path for decoding.
+
+    Batched decoding multiplies a few rows by each weight matrix. For 2 to 32 rows, MKL's
+    sgemm on a whole matrix is several times slower than its matrix-vector product for one
+    row: it streams a large weight through its packing buffers. Cut into row blocks of about
+    4 MB that stay in cache, the same product is 1.5x (the 12-16 MB attention and MLP
+    weights) to 2.5x (the 200 MB lm_head) faster (2 cores, phi-1-small shapes, 8 rows).
+    Only without autograd, on the CPU; training and long inputs take ``F.linear``. Each
+    output element is still one dot product over the full input width, so the results agree
+    with ``F.linear`` to float rounding.
+    """
+
+    block_bytes = 4 << 20
+    max_rows = 32
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // max(1, x.size(-1))
+        w = self.weight
+        if (
+            not 1 < rows <= self.max_rows
+            or x.device.type != "cpu"
+            or torch.is_grad_enabled()
+            or w.numel() * w.element_size() <= self.block_bytes
+            or x.dtype != w.dtype
+        ):
+            return F.linear(x, w, self.bias)
+        n_out, n_in = w.shape
+        step = max(64, self.block_bytes // (n_in * w.element_size()))
+        xt = x.reshape(rows, n_in).t()
+        out = torch.empty((n_out, rows), dtype=x.dtype, device=x.device)  # (out, rows)
+        for i in range(0, n_out, step):
+            if self.bias is None:
+                torch.mm(w[i : i + step], xt, out=out[i : i + step])
+            else:
+                torch.addmm(
+                    self.bias[i : i + step, None], w[i : i + step], xt, out=out[i : i + step]
+                )
+        return out.t().reshape(*x.shape[:-1], n_out)
+
+
 class Attention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.n_head = config.n_head
         self.head_size = config.head_size
         self.rotary_dim = config.rotary_dim
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=True)
-        self.dense = nn.Linear(config.n_embd, config.n_embd, bias=True)
+        self.qkv = Linear(config.n_embd, 3 * config.n_embd, bias=True)
+        self.dense = Linear(config.n_embd, config.n_embd, bias=True)
         self.attn_pdrop = config.attn_pdrop
 
     def forward(
@@ -227,8 +268,8 @@ class Attention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.fc1 = nn.Linear(config.n_embd, config.intermediate_size, bias=True)
-        self.fc2 = nn.Linear(config.intermediate_size, config.n_embd, bias=True)
+        self.fc1 = Linear(config.n_embd, config.intermediate_size, bias=True)
+        self.fc2 = Linear(config.intermediate_size, config.n_embd, bias=True)
         self.approximate = "none" if config.activation == "gelu" else "tanh"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -268,7 +309,7 @@ class Phi(nn.Module):
             self.embd_dropout = nn.Dropout(config.embd_pdrop)
             self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layer))
             self.final_layernorm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
-            self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
+            self.lm_head = Linear(config.n_embd, config.vocab_size, bias=True)
         self.register_buffer("rope_cos", torch.empty(0), persistent=False)
         self.register_buffer("rope_sin", torch.empty(0), persistent=False)
         self.reset_rope()
