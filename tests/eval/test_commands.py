@@ -48,6 +48,22 @@ def test_score_a_samples_file(tmp_path, capsys):
     assert "only 4 of 164 problems" in table
 
 
+def test_limit_skips_the_samples_of_the_problems_it_leaves_out(tmp_path, capsys):
+    samples = _samples(tmp_path / "samples.jsonl", problems=4)
+    out = tmp_path / "out"
+    args = ["eval", "humaneval", "--samples", str(samples), "--out", str(out), "--k", "1"]
+    assert main(args + ["--limit", "2"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["problems"] == 2 and summary["problems_attempted"] == 2
+    assert summary["status_counts"] == {"passed": 2, "failed": 2, "error": 2, "timeout": 0}
+    # an id outside the benchmark is still an error, --limit or not
+    with samples.open("a") as f:
+        f.write(json.dumps({"task_id": "HumanEval/999", "completion": "    pass\n"}) + "\n")
+    args[args.index("--out") + 1] = str(tmp_path / "other")
+    assert main(args + ["--limit", "2"]) == 1
+    assert "samples.jsonl:13: unknown task_id 'HumanEval/999'" in capsys.readouterr().err
+
+
 def test_resume_keeps_finished_verdicts(tmp_path):
     samples = _samples(tmp_path / "s.jsonl")
     out = tmp_path / "out"

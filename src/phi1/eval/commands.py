@@ -140,7 +140,10 @@ def _evaluate(
     if limit is not None:
         if limit < 1:
             raise Phi1Error(f"--limit must be >= 1, got {limit}")
+        left_out = list(table)[limit:]  # their samples in a --samples file are skipped
         table = dict(list(table.items())[:limit])
+    else:
+        left_out = []
     extra = {}
     if model is not None:
         if out is None:
@@ -170,6 +173,7 @@ def _evaluate(
         workers=workers,
         normalize_id=mbpp_task_id if benchmark == "mbpp" else None,
         extra=extra,
+        skip_ids=frozenset(left_out),
     )
     print(format_table(summary), end="")
     print(f"results: {out_dir}/results.json, per sample: {out_dir}/results.jsonl")

