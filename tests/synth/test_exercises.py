@@ -11,6 +11,8 @@ from phi1.llm.base import Completion
 from phi1.llm.testserver import serve
 from phi1.synth.exercises import (
     ExerciseSettings,
+    doctest_program,
+    fix_doctest_continuations,
     generate_exercises,
     normalized_ast,
     split_exercise,
@@ -118,6 +120,45 @@ def test_split_and_normalized_ast():
     assert split_exercise("```python\ndef f(:\n```", "f").startswith("code_does_not_parse")
     stub = '```python\ndef f(x):\n    """Doc.\n\n    >>> f(1)\n    1\n    """\n    pass\n```'
     assert split_exercise(stub, "f") == "empty_solution"
+
+
+UNPREFIXED = '''```python
+def flatten(board):
+    """Rows of ``board`` joined into one list.
+
+    >>> flatten([
+            ["X", "O"],
+            ["O", "X"],
+        ])
+    ['X', 'O', 'O', 'X']
+    >>> flatten([])
+    []
+    >>> for row in [[1]]:
+    ...     print(flatten([row]))
+    [1]
+    """
+    return [cell for row in board for cell in row]
+```'''
+
+
+def test_multiline_examples_without_prefix_are_repaired_and_run():
+    split = split_exercise(UNPREFIXED, "flatten")
+    assert split.examples == 3 and split.repaired
+    block = (
+        '    >>> flatten([\n    ...         ["X", "O"],\n    ...         ["O", "X"],\n'
+        "    ...     ])\n"
+    )
+    assert block in split.prompt
+    text = split.prompt + split.completion
+    assert fix_doctest_continuations(text) == text  # already whole: nothing more to do
+    ns: dict = {}
+    exec(compile(doctest_program(text, "flatten"), "<exercise>", "exec"), ns)  # raises if one fails
+    wrong = text.replace("['X', 'O', 'O', 'X']", "['X']")
+    with pytest.raises(AssertionError, match="1 of 3 examples fail"):
+        exec(compile(doctest_program(wrong, "flatten"), "<exercise>", "exec"), {})
+    plain = GOOD.replace("{name}", "f")
+    assert fix_doctest_continuations(plain) == plain
+    assert not split_exercise(plain, "f").repaired
 
 
 @pytest.mark.llm

@@ -8,7 +8,10 @@ Validation of each completion: the one ```python block defines the asked-for fun
 a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) and
 ``prompt + completion`` both parse; the docstring has doctest examples (unless
 ``require_examples`` is off) and the solution passes them in the sandbox
-(:mod:`phi1.eval.sandbox`) within ``timeout`` seconds. Duplicates by normalized AST (names
+(:mod:`phi1.eval.sandbox`) within ``timeout`` seconds. An example whose call runs over
+several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
+(:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
+than misread. Duplicates by normalized AST (names
 of the function, arguments and locals replaced, docstring dropped) are removed. Every
 reject is kept with its reason.
 
@@ -19,9 +22,11 @@ Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
 from __future__ import annotations
 
 import ast
+import codeop
 import doctest
 import random
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +156,51 @@ class Split:
     prompt: str
     completion: str
     examples: int
+    repaired: bool = False
+    """Some example lines got the doctest "..." prefix they lacked."""
+
+
+def _incomplete(source: str) -> bool:
+    """True when ``source`` is the start of a statement that goes on (an open bracket)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return codeop.compile_command(source, "<doctest>", "single") is None
+        except (SyntaxError, ValueError, OverflowError):
+            return False
+
+
+def fix_doctest_continuations(code: str) -> str:
+    """Give doctest's ``... `` prefix to the lines that continue a ``>>>`` example.
+
+    ``>>> f([1,`` followed by ``        2])`` is one call to a reader but a syntax error and
+    a wrong expected output to doctest. Each following line joins the example (prefixed,
+    its indentation kept relative to the ``>>>``) while the example's source is still open;
+    a blank line, another ``>>>`` or an existing ``...`` line ends the repair. Lines that
+    are not doctest examples are left alone.
+    """
+    lines = code.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        body = line.lstrip()
+        if not body.startswith(">>> "):
+            continue
+        indent = line[: len(line) - len(body)]
+        source = body[4:]
+        while i < len(lines) and _incomplete(source):
+            nxt = lines[i]
+            rest = nxt.lstrip()
+            if not rest or rest.startswith((">>>", "...")):
+                break
+            rel = nxt[len(indent) :] if nxt.startswith(indent) else rest
+            out.append(f"{indent}... {rel}")
+            source += "\n" + rel
+            i += 1
+    return "\n".join(out)
 
 
 def split_exercise(text: str, name: str) -> Split | str:
@@ -163,6 +213,8 @@ def split_exercise(text: str, name: str) -> Split | str:
     else:
         return "no_code_block"
     code = code.expandtabs(4)
+    fixed = fix_doctest_continuations(code)
+    repaired, code = fixed != code, fixed
     try:
         tree = ast.parse(code)
     except SyntaxError as e:
@@ -198,7 +250,7 @@ def split_exercise(text: str, name: str) -> Split | str:
         examples = len(doctest.DocTestParser().get_examples(docstring))
     except ValueError as e:  # malformed doctest (a continuation line without "...")
         return f"bad_examples: {e}"
-    return Split(prompt, completion, examples)
+    return Split(prompt, completion, examples, repaired)
 
 
 def _is_placeholder(stmt: ast.stmt) -> bool:
@@ -314,6 +366,8 @@ def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validat
             "text": split.prompt + split.completion,
             "meta": {**meta, "examples": split.examples},
         }
+        if split.repaired:
+            record["meta"]["examples_repaired"] = True
         if split.examples == 0 and settings.require_examples:
             return Reject("no_examples", record)
         verdict = validator.run(doctest_program(record["text"], name))
