@@ -223,6 +223,24 @@ def test_table3_rejects_foreign_or_malformed_results(tmp_path):
     assert main(["decontam", "table", str(tmp_path), str(tmp_path / "ok.jsonl")]) == 1
 
 
+def test_table3_counts_only_the_problems_evaluated(tmp_path, capsys):
+    """An evaluation run with --limit covers a few problems: the table counts those."""
+    run = tmp_path / "run"
+    ids = [f"HumanEval/{i}" for i in range(6)]
+    write_jsonl(
+        run / "neighbours.jsonl",
+        [{"task_id": t, "max_ast": 0.95 if i % 2 else 0.1} for i, t in enumerate(ids)],
+    )
+    (run / "report.json").write_text(json.dumps({"settings": {"taus": [0.9]}}))
+    write_jsonl(tmp_path / "limited.jsonl", [{"task_id": t, "passed": True} for t in ids[:3]])
+    table = decontam_table(str(run), [str(tmp_path / "limited.jsonl")])
+    split = table["taus"]["0.9"]
+    assert split["similar"]["problems"] == 1 and split["non-similar"]["problems"] == 2
+    assert split["total"] == {"problems": 3, "solved": {"limited": 100.0}}
+    assert table["not_evaluated"] == 3 and table["missing"] == {}
+    assert "3 problems of the benchmark have no result in any column" in capsys.readouterr().out
+
+
 # --- without embeddings (fast): the AST against every problem -------------------------------
 
 

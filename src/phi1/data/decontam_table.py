@@ -84,6 +84,10 @@ def decontam_table(
                 f"{path}: {len(unknown)} task ids are not in the run's benchmark "
                 f"(first: {unknown[0]!r}); was it run against another benchmark?"
             )
+    # Only the problems some column evaluated (an evaluation run with --limit covers a few)
+    evaluated = set().union(*(set(c) for c in columns.values()))
+    left_out = len(max_ast) - len(evaluated)
+    max_ast = {t: a for t, a in max_ast.items() if t in evaluated}
     table: dict[str, Any] = {"run": str(run_dir), "columns": list(columns), "taus": {}}
     header = f"{'tau':<6}{'split':<13}{'problems':>9}" + "".join(f"{c:>14}" for c in columns)
     lines = [header]
@@ -104,7 +108,10 @@ def decontam_table(
     missing = {n: len(set(max_ast) - set(c)) for n, c in columns.items() if set(max_ast) - set(c)}
     for name, count in missing.items():
         lines.append(f"note: {name} has no result for {count} problems (left out of its %)")
+    if left_out:
+        lines.append(f"note: {left_out} problems of the benchmark have no result in any column")
     table["missing"] = missing
+    table["not_evaluated"] = left_out
     print("\n".join(lines))
     if out is not None:
         atomic_write_json(out, table)
