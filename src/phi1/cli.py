@@ -122,11 +122,20 @@ def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
     return rest[:n] + ["--config", json.dumps(section)] + rest[n:]
 
 
+def function_parser(func: Any) -> Any:
+    """A jsonargparse parser of ``func``'s keyword parameters (dataclass sections nested),
+    raising instead of exiting."""
+    from jsonargparse import ArgumentParser, set_parsing_settings
+
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_function_arguments(func, as_positional=False)
+    return parser
+
+
 def _check_keys(path: list[str], section: dict[str, Any], where: str) -> None:
     """Name the first recipe key the command does not accept (jsonargparse reports nested
     subcommand errors only as the group's name)."""
-    from jsonargparse import ArgumentParser
-
     from phi1.errors import Phi1Error
 
     spec: Any = COMMANDS
@@ -135,9 +144,7 @@ def _check_keys(path: list[str], section: dict[str, Any], where: str) -> None:
     func = _resolve(spec) if isinstance(spec, str) else None
     if func is None:
         return
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_function_arguments(func, as_positional=False)
-    dests = {a.dest for a in parser._actions}
+    dests = {a.dest for a in function_parser(func)._actions}
 
     def walk(table: dict[str, Any], prefix: str) -> None:
         for key, value in table.items():

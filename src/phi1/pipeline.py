@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from phi1.cli import _resolve as resolve
+from phi1.cli import function_parser
 from phi1.data.readers import ReaderSettings
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, sha256_file, sha256_json, sha256_text
@@ -521,21 +522,12 @@ def _merge(section: dict[str, Any], wired: dict[str, Any], where: str) -> dict[s
     return out
 
 
-def _parser(func: Callable) -> Any:
-    from jsonargparse import ArgumentParser, set_parsing_settings
-
-    set_parsing_settings(docstring_parse_attribute_docstrings=True)
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_function_arguments(func, as_positional=False)
-    return parser
-
-
 def bind(func: Callable, args: dict[str, Any], where: str) -> dict[str, Any]:
     """Parse ``args`` against ``func``'s signature as ``--config`` would: keyword arguments
     with dataclass sections built; an unknown or mistyped key raises naming it."""
     import argparse
 
-    parser = _parser(func)
+    parser = function_parser(func)
     try:
         cfg = parser.parse_object(args)
         init = parser.instantiate(cfg)
