@@ -3,7 +3,7 @@
 # installed site-packages), as run for examples/quality/README.md. Each step resumes if
 # interrupted; outputs go to runs/quality/ (not committed); what the README quotes is
 # copied into examples/quality/ (dedup.json, annotate.json, classifier.txt, filter.txt,
-# filter-summary.json, report.md, bench_filter.txt).
+# filter-summary.json, report.md, bench_filter.txt, judge_sanity.txt).
 #
 #   examples/quality/run.sh          # all steps
 #   examples/quality/run.sh 3 4 5 6  # only these steps (e.g. after the annotation is done)
@@ -46,6 +46,9 @@ fi
 if step 5; then
     .venv/bin/python benchmarks/bench_filter.py --classifier $R/classifier --limit 200 \
         --sanity | tee $E/bench_filter.txt
+    # the judge's own P(high) on the sanity set: whose error is it, the judge's or the forest's?
+    PHI1_LLAMA_THREADS=2 .venv/bin/python benchmarks/bench_filter.py --classifier $R/classifier \
+        --no-speed --judge qwen2.5-coder-0.5b-instruct | tee $E/judge_sanity.txt
 fi
 
 # 6. Copy what the README quotes.
