@@ -45,6 +45,11 @@ def speed(clf: QualityClassifier, limit: int, batch_size: int) -> None:
             break
     mb = sum(len(t) for t in texts) / 1e6
     emb = clf.embedder()
+    if not getattr(emb, "sentence_transformers", False):
+        raise SystemExit(
+            f"the speed comparison runs sentence-transformers' encode as the peer; this "
+            f"classifier uses {emb.identity()['name']}: add --no-speed for the sanity figure"
+        )
     emb.embed(["warm up"])  # load the model before timing
     model, _ = emb._model
     print(f"input: {len(texts)} stdlib files ({mb:.1f} MB); embedder {emb.identity()['name']}, "
