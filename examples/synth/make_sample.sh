@@ -9,3 +9,7 @@ $PHI1 synth textbooks --out examples/synth/textbooks --textbook.n 30 --runner.fl
 $PHI1 synth stats examples/synth/textbooks
 $PHI1 synth exercises --out examples/synth/exercises --exercise.n 50 --runner.flush_every 1
 $PHI1 synth stats examples/synth/exercises
+# the same 50 exercises without required doctest examples (as recipes/tiny.yaml keeps them)
+$PHI1 synth exercises --out examples/synth/exercises-lenient --exercise.n 50 \
+    --exercise.require_examples false --runner.flush_every 1
+$PHI1 synth stats examples/synth/exercises-lenient
