@@ -49,17 +49,9 @@ def build(side: str, preset: str, layers: int, batch: int, new: int) -> Callable
     model = Phi(config, generator=torch.Generator().manual_seed(0)).eval()
     rows = prompts(batch)
     if side == "hf":
-        from transformers import PhiConfig, PhiForCausalLM
-        from transformers.initialization import no_init_weights
+        from phi1.model.checkpoint import hf_model, to_hf_state_dict
 
-        from phi1.model.checkpoint import config_to_hf, to_hf_state_dict
-
-        skip = ("architectures", "model_type", "transformers_version")
-        hc = PhiConfig(**{k: v for k, v in config_to_hf(config).items() if k not in skip})
-        with no_init_weights():
-            net = PhiForCausalLM(hc)
-        net.load_state_dict(to_hf_state_dict(model.state_dict(), config))
-        net.eval()
+        net = hf_model(config, to_hf_state_dict(model.state_dict(), config))
         del model
         width = max(map(len, rows))
         ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])

@@ -44,7 +44,7 @@ def build(side: str, layers: int, seq: int, batch: int) -> Callable[[], dict]:
     """One training step of ``side`` as a function; the model and optimizer stay loaded."""
     import torch
 
-    from phi1.model.checkpoint import config_to_hf, to_hf_state_dict
+    from phi1.model.checkpoint import hf_model, to_hf_state_dict
     from phi1.model.config import ModelConfig
     from phi1.model.model import Phi
 
@@ -55,14 +55,7 @@ def build(side: str, layers: int, seq: int, batch: int) -> Callable[[], dict]:
     hparams = dict(weight_decay=0.1, lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
     x = ids[:, :-1]
     if side == "hf":
-        from transformers import PhiConfig, PhiForCausalLM
-        from transformers.initialization import no_init_weights
-
-        skip = ("architectures", "model_type", "transformers_version")
-        hc = PhiConfig(**{k: v for k, v in config_to_hf(config).items() if k not in skip})
-        with no_init_weights():
-            net = PhiForCausalLM(hc)
-        net.load_state_dict(to_hf_state_dict(model.state_dict(), config))
+        net = hf_model(config, to_hf_state_dict(model.state_dict(), config)).train()
         del model
         params = [p for p in net.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(

@@ -3,6 +3,10 @@ transformers reference model built from a phi1 config."""
 
 from __future__ import annotations
 
+from phi1.model.checkpoint import hf_model
+
+__all__ = ["hf_model", "randomize"]
+
 
 def randomize(model, *, seed: int, scale: float = 1.0) -> None:
     """Give every tensor of ``model`` non-trivial random values (biases and norms included),
@@ -20,20 +24,3 @@ def randomize(model, *, seed: int, scale: float = 1.0) -> None:
                 p.normal_(0.0, 0.05, generator=g)
             if "lm_head" in name:
                 p.mul_(scale)
-
-
-def hf_model(config, state_dict=None):
-    """transformers' ``PhiForCausalLM`` for a phi1 config, with weights given in HF names."""
-    from transformers import PhiConfig, PhiForCausalLM
-    from transformers.initialization import no_init_weights
-
-    from phi1.model.checkpoint import config_to_hf
-
-    skip = ("architectures", "model_type", "transformers_version")
-    hc = PhiConfig(**{k: v for k, v in config_to_hf(config).items() if k not in skip})
-    if state_dict is None:
-        return PhiForCausalLM(hc).eval()
-    with no_init_weights():
-        model = PhiForCausalLM(hc)
-    model.load_state_dict(state_dict, strict=True)
-    return model.eval()

@@ -214,6 +214,23 @@ def to_hf_state_dict(
     return out
 
 
+def hf_model(config: ModelConfig, state_dict: Mapping[str, torch.Tensor] | None = None) -> Any:
+    """transformers' ``PhiForCausalLM`` for ``config`` in eval mode: freshly initialised, or
+    holding ``state_dict`` (Hugging Face names, e.g. from :func:`to_hf_state_dict`). The
+    reference that parity tests and benchmarks compare phi1 with."""
+    from transformers import PhiConfig, PhiForCausalLM
+    from transformers.initialization import no_init_weights
+
+    skip = ("architectures", "model_type", "transformers_version")
+    hc = PhiConfig(**{k: v for k, v in config_to_hf(config).items() if k not in skip})
+    if state_dict is None:
+        return PhiForCausalLM(hc).eval()
+    with no_init_weights():
+        model = PhiForCausalLM(hc)
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval()
+
+
 def from_hf_state_dict(
     hf: Mapping[str, torch.Tensor], config: ModelConfig, where: str = "checkpoint"
 ) -> dict[str, torch.Tensor]:
