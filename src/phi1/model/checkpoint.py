@@ -238,23 +238,8 @@ def from_hf_state_dict(
     import torch
 
     expected = hf_shapes(config)
-    names = set(hf)
-    ignored = {n for n in names if n.endswith("rotary_emb.inv_freq")}
-    missing = sorted(set(expected) - names)
-    unexpected = sorted(names - set(expected) - ignored)
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise Phi1Error(f"{where}: missing tensor {missing[0]!r}{more}")
-    if unexpected:
-        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise Phi1Error(f"{where}: unexpected tensor {unexpected[0]!r}{more} for a phi model")
-    for name, shape in expected.items():
-        got = tuple(hf[name].shape)
-        if got != shape:
-            raise Phi1Error(
-                f"{where}: tensor {name!r} has shape {list(got)}, but config.json implies "
-                f"{list(shape)}"
-            )
+    ignored = {n for n in hf if n.endswith("rotary_emb.inv_freq")}
+    _check_shapes(hf, expected, where, "config.json", ignored=ignored)
     out: dict[str, torch.Tensor] = {}
     for i in range(config.n_layer):
         p = f"model.layers.{i}.self_attn."
@@ -517,14 +502,33 @@ def _check_phi1_shapes(state: Mapping[str, torch.Tensor], config: ModelConfig, w
 
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in Phi(config).state_dict().items()}
+    _check_shapes(state, expected, where, "the config", ignored=None)
+
+
+def _check_shapes(
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, tuple[int, ...]],
+    where: str,
+    implied_by: str,
+    *,
+    ignored: set[str] | None,
+) -> None:
+    """One error naming the first missing tensor, then (unless ``ignored`` is None: names
+    were already mapped) the first unexpected one, then the first wrong shape."""
     missing = sorted(set(expected) - set(state))
     if missing:
-        raise Phi1Error(f"{where}: missing tensor for {missing[0]!r}")
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise Phi1Error(f"{where}: missing tensor {missing[0]!r}{more}")
+    if ignored is not None:
+        unexpected = sorted(set(state) - set(expected) - ignored)
+        if unexpected:
+            more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+            raise Phi1Error(f"{where}: unexpected tensor {unexpected[0]!r}{more} for a phi model")
     for name, shape in expected.items():
         got = tuple(state[name].shape)
         if got != shape:
             raise Phi1Error(
-                f"{where}: tensor for {name!r} has shape {list(got)}, but the config implies "
+                f"{where}: tensor {name!r} has shape {list(got)}, but {implied_by} implies "
                 f"{list(shape)}"
             )
 
