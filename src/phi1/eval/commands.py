@@ -137,13 +137,12 @@ def _evaluate(
     limits = Limits(timeout=timeout)
     if (samples is None) == (model is None):
         raise Phi1Error("give exactly one of --samples FILE (score it) or --model SPEC")
+    left_out: list[str] = []  # problems --limit leaves out: their samples are skipped
     if limit is not None:
         if limit < 1:
             raise Phi1Error(f"--limit must be >= 1, got {limit}")
-        left_out = list(table)[limit:]  # their samples in a --samples file are skipped
+        left_out = list(table)[limit:]
         table = dict(list(table.items())[:limit])
-    else:
-        left_out = []
     extra = {}
     if model is not None:
         if out is None:

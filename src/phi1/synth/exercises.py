@@ -11,9 +11,8 @@ a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) a
 (:mod:`phi1.eval.sandbox`) within ``timeout`` seconds. An example whose call runs over
 several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
 (:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
-than misread. Duplicates by normalized AST (names
-of the function, arguments and locals replaced, docstring dropped) are removed. Every
-reject is kept with its reason.
+than misread. Duplicates by normalized AST (names of the function, arguments and locals
+replaced, docstring dropped) are removed. Every reject is kept with its reason.
 
 Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
 ``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``, ``summary.json``.
