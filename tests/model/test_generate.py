@@ -7,6 +7,8 @@ import torch
 from model_helpers import randomize
 
 from phi1.errors import Phi1Error
+from phi1.model import generate as generate_module
+from phi1.model import model as model_module
 from phi1.model.config import ModelConfig
 from phi1.model.generate import complete, generate_ids, next_tokens
 from phi1.model.model import Linear, Phi
@@ -100,24 +102,49 @@ def test_prompts_of_many_lengths_in_one_batch(model):
         assert generate_ids(model, [p], max_new_tokens=10, eos_id=-1)[0] == got
 
 
+def test_packed_prefill_in_groups_equals_one_prompt_at_a_time(model, monkeypatch):
+    """Prompts packed into prefill rows of any size (one prompt per row, some per row, all
+    in one) continue exactly as each prompt alone does."""
+    tok = get_tokenizer()
+    prompts = [tok.encode(p) for p in PROMPTS + ["for i in range(10):\n    print(i", "#"]]
+    alone = [generate_ids(model, [p], max_new_tokens=8, eos_id=-1)[0] for p in prompts]
+    for budget in (1, 12, 10_000):
+        monkeypatch.setattr(generate_module, "PACKED_PREFILL", budget)
+        assert generate_ids(model, prompts, max_new_tokens=8, eos_id=-1) == alone
+    assert generate_module._pack([3, 4, 5, 9, 1], budget=8) == [[0, 1], [2], [3], [4]]
+    assert generate_module._pack([9], budget=8) == [[0]]
+
+
 @pytest.mark.parametrize("bias", [True, False])
-def test_blocked_decode_linear_equals_f_linear(bias):
-    """The row-blocked CPU path for a few rows gives F.linear's numbers, in every shape that
-    decoding sends it; with autograd on it is F.linear itself, gradients included."""
+@pytest.mark.parametrize("width", [(96, 40_000), (4096, 96)])  # weight @ x.T; x @ weight.T
+def test_decode_linear_equals_f_linear(bias, width, monkeypatch):
+    """The oneDNN path for a few rows gives F.linear's numbers in every shape that decoding
+    sends it, and is really taken there; longer inputs and autograd take F.linear itself,
+    gradients included."""
+    if model_module._ONEDNN_LINEAR is None:
+        pytest.skip("this torch build has no oneDNN linear")
+    calls = []
+    onednn = model_module._ONEDNN_LINEAR
+    monkeypatch.setattr(model_module, "_ONEDNN_LINEAR", lambda *a: calls.append(a) or onednn(*a))
     torch.manual_seed(0)
-    lin = Linear(96, 40_000, bias=bias)  # 15 MB of weights: 4 blocks of 4 MB
-    for shape in [(1, 96), (2, 96), (8, 96), (3, 1, 96), (2, 5, 96), (32, 96), (33, 96)]:
-        x = torch.randn(*shape)
+    n_in, n_out = width
+    lin = Linear(n_in, n_out, bias=bias)
+    shapes = [(1,), (2,), (8,), (3, 1), (2, 5), (32,), (33,), (4, 9)]
+    for shape in shapes:
+        x = torch.randn(*shape, n_in)
         with torch.no_grad():
             got = lin(x)
             ref = torch.nn.functional.linear(x, lin.weight, lin.bias)
         assert got.shape == ref.shape
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
-    x = torch.randn(4, 96, requires_grad=True)
+    assert len(calls) == 6  # up to 32 rows
+    assert all(lin.weight is a[0] or lin.weight is a[1] for a in calls)
+    x = torch.randn(4, n_in, requires_grad=True)
     lin(x).square().sum().backward()
     assert x.grad is not None and lin.weight.grad is not None
     if bias:
         assert lin.bias.grad is not None
+    assert len(calls) == 6
 
 
 def test_bad_arguments(model):

@@ -4,10 +4,10 @@ Two levels:
 
 - :func:`generate_ids`: token-id prompts -> new ids. Prompts of different lengths are
   left-padded in the cache (an attention mask hides the pads; rotary positions start at 0
-  for every row), but each prompt is prefilled on its own, so pads cost no compute; the
-  cache is pre-allocated for the whole run, only the last position goes through lm_head,
-  identical prompts are prefilled once and fanned out, and finished rows leave the batch
-  so they cost nothing more.
+  for every row), but the prompts are prefilled packed end to end in one row (each seeing
+  only itself), so pads cost no compute; the cache is pre-allocated for the whole run,
+  only the last position goes through lm_head, identical prompts are prefilled once and
+  fanned out, and finished rows leave the batch so they cost nothing more.
 - :func:`complete`: text prompts -> ``n`` :class:`Completion` each, cut before the first
   stop string (checked on the decoded text, so a stop that spans tokens is found).
 
@@ -147,17 +147,22 @@ def generate_ids(
     mask = mask.to(device)
     cache = KVCache(config, U, total, device=device, dtype=dtype)
     if padded:
-        # Prefill each prompt alone, so no work goes into pad positions (prompt lengths vary
-        # by a factor of several), and left-align its keys and values in the batch cache.
+        # No work goes into pad positions (prompt lengths vary by a factor of several): the
+        # prompts are packed end to end into rows of up to PACKED_PREFILL tokens, each
+        # attending only to itself, and their keys and values are moved into the batch
+        # cache, left-padded. One long row makes larger matrix products than one per prompt.
         last = []
-        for i, p in enumerate(uniq):
-            one = KVCache(config, 1, len(p), device=device, dtype=dtype)
-            h = model.hidden_states(torch.tensor([p], device=device), kv_cache=one)
-            cache.k[:, i, :, Tp - len(p) : Tp] = one.k[:, 0]
-            cache.v[:, i, :, Tp - len(p) : Tp] = one.v[:, 0]
-            last.append(h[0, -1])
+        for group in _pack(lens=[len(p) for p in uniq], budget=PACKED_PREFILL):
+            h, one = _prefill_packed(model, [uniq[i] for i in group], device, dtype)
+            start = 0
+            for i in group:
+                n = len(uniq[i])
+                cache.k[:, i, :, Tp - n : Tp] = one.k[:, 0, :, start : start + n]
+                cache.v[:, i, :, Tp - n : Tp] = one.v[:, 0, :, start : start + n]
+                last.append((i, h[0, start + n - 1]))
+                start += n
         cache.pos = Tp
-        h_last = torch.stack(last)  # (U, C)
+        h_last = torch.stack([h for _, h in sorted(last, key=lambda t: t[0])])  # (U, C)
     else:
         idx = torch.tensor(uniq, dtype=torch.long, device=device)  # (U, Tp)
         h_last = model.hidden_states(idx, kv_cache=cache)[:, -1]
@@ -207,6 +212,45 @@ def generate_ids(
         next_pos += 1
         logits = model.lm_head(h[:, -1])
     return [(o, r) for o, r in zip(out, reasons, strict=True)]
+
+
+PACKED_PREFILL = 1024
+"""Most prompt tokens prefilled together in one packed row (a longer prompt goes alone)."""
+
+
+def _pack(lens: Sequence[int], budget: int) -> list[list[int]]:
+    """Consecutive prompt indices in groups of at most ``budget`` tokens (or one prompt)."""
+    groups: list[list[int]] = []
+    total = 0
+    for i, n in enumerate(lens):
+        if groups and total + n <= budget:
+            groups[-1].append(i)
+            total += n
+        else:
+            groups.append([i])
+            total = n
+    return groups
+
+
+def _prefill_packed(
+    model: Phi, prompts: Sequence[Sequence[int]], device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, KVCache]:
+    """Run ``prompts`` end to end as one row, each seeing only its own earlier tokens and
+    each with rotary positions from 0: the hidden states (1, S, C) and the row's cache."""
+    lens = torch.tensor([len(p) for p in prompts])
+    S = int(lens.sum())
+    idx = torch.tensor([[t for p in prompts for t in p]], device=device)
+    segment = torch.repeat_interleave(torch.arange(len(prompts)), lens).to(device)  # (S,)
+    starts = torch.repeat_interleave(lens.cumsum(0) - lens, lens).to(device)
+    positions = torch.arange(S, device=device) - starts  # (S,)
+    mask = (segment[:, None] == segment[None, :]) & torch.ones(
+        S, S, dtype=torch.bool, device=device
+    ).tril()
+    one = KVCache(model.config, 1, S, device=device, dtype=dtype)
+    h = model.hidden_states(
+        idx, kv_cache=one, position_ids=positions[None], attention_mask=mask[None, None]
+    )
+    return h, one
 
 
 def complete(
