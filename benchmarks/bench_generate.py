@@ -4,9 +4,12 @@ Same weights (phi1's random init moved into ``PhiForCausalLM`` with the checkpoi
 same prompts (HumanEval-sized: 40 to 120 tokens of real code, left-padded in a batch),
 greedy decoding of a fixed number of new tokens with eos disabled, fp32 on the CPU. The new
 tokens must be identical; the script compares them and fails otherwise. tokens/s counts new
-tokens (batch x new) over the whole call, prefill included. Each (side, batch) runs in its
-own process, so peak RSS is per case; both stay loaded and take turns call by call, so a
-change in the machine's load hits both alike.
+tokens (batch x new) over the whole call, prefill included. The run also measures how fast
+the machine streams memory: a decoding step reads every weight once, so ``new`` steps take
+at least (weight bytes x new / bandwidth) whatever the batch, which bounds the ratio any
+fp32 implementation can reach (at batch 1 the step is little else). Each (side, batch)
+runs in its own process, so peak RSS is per case; both stay loaded and take turns call by
+call, so a change in the machine's load hits both alike.
 
     .venv/bin/python benchmarks/bench_generate.py                           # phi-1-small, 4 layers
     .venv/bin/python benchmarks/bench_generate.py --preset tiny --layers 0  # the preset's depth
@@ -87,6 +90,33 @@ def build(side: str, preset: str, layers: int, batch: int, new: int) -> Callable
     return call
 
 
+def read_bandwidth(mb: int = 512, seconds: float = 2.0) -> float:
+    """Best bytes/s of summing an ``mb`` MB fp32 tensor: how fast this machine streams
+    weights from memory with torch's threads (the floor of a decoding step)."""
+    import torch
+
+    x = torch.ones(mb << 18)
+    best, start = 0.0, time.perf_counter()
+    x.sum()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        x.sum()
+        best = max(best, x.numel() * 4 / (time.perf_counter() - t0))
+    return best
+
+
+def weight_bytes(preset: str, layers: int) -> int:
+    """Bytes a decoding step must read: every fp32 weight but the token embedding."""
+    import torch
+
+    from phi1.model.config import ModelConfig
+    from phi1.model.model import Phi
+
+    config = ModelConfig.from_name(preset, **({"n_layer": layers} if layers else {}))
+    with torch.device("meta"):
+        return 4 * Phi(config).num_params(exclude_embedding=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="phi-1-small")
@@ -103,6 +133,12 @@ def main() -> None:
     print(describe())
     depth = f"{args.layers} layers" if args.layers else "full depth"
     print(f"model: {args.preset} shape, {depth}, fp32, greedy, {args.new} new tokens per prompt")
+    bandwidth, weights = read_bandwidth(), weight_bytes(args.preset, args.layers)
+    floor = args.new * weights / bandwidth  # decoding only: the prefill comes on top
+    print(
+        f"weight-read floor: {weights / 1e6:.0f} MB of weights per decoding step at "
+        f"{bandwidth / 1e9:.1f} GB/s (best of the run) = {floor:.2f} s for {args.new} steps"
+    )
     for batch in args.batch:
         workers = {}
         for side in ("hf", "phi1"):
@@ -134,6 +170,10 @@ def main() -> None:
         print(
             f"  ratio us/peer: {hf / us:.2f}x tokens/s, {rss['phi1'] / rss['hf']:.2f}x peak RSS; "
             f"tokens identical; calls (s) peer {_fmt(times['hf'])}, us {_fmt(times['phi1'])}"
+        )
+        print(
+            f"  weight-read floor {floor:.2f} s: us at {floor / us:.0%} of it; no fp32 decoder "
+            f"that reads its weights once a step beats {hf / floor:.2f}x the peer here"
         )
 
 
