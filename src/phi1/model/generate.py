@@ -159,10 +159,10 @@ def generate_ids(
                 n = len(uniq[i])
                 cache.k[:, i, :, Tp - n : Tp] = one.k[:, 0, :, start : start + n]
                 cache.v[:, i, :, Tp - n : Tp] = one.v[:, 0, :, start : start + n]
-                last.append((i, h[0, start + n - 1]))
+                last.append(h[0, start + n - 1])  # groups are consecutive: prompt order
                 start += n
         cache.pos = Tp
-        h_last = torch.stack([h for _, h in sorted(last, key=lambda t: t[0])])  # (U, C)
+        h_last = torch.stack(last)  # (U, C)
     else:
         idx = torch.tensor(uniq, dtype=torch.long, device=device)  # (U, Tp)
         h_last = model.hidden_states(idx, kv_cache=cache)[:, -1]
