@@ -18,6 +18,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 
@@ -58,6 +59,18 @@ def describe() -> str:
     except ImportError:
         pass
     return ", ".join(parts)
+
+
+def best_rate(call: Callable[[], object], work: float, seconds: float = 2.0) -> float:
+    """The best ``work`` per second of ``call()`` over about ``seconds`` (after one warm-up
+    call): a machine's practical peak at something, e.g. FLOP/s of a large matmul."""
+    best, start = 0.0, time.perf_counter()
+    call()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        call()
+        best = max(best, work / (time.perf_counter() - t0))
+    return best
 
 
 class Worker:

@@ -25,19 +25,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import Worker, describe, serve  # noqa: E402
+from _machine import Worker, best_rate, describe, serve  # noqa: E402
 
 
 def matmul_flops(n: int = 2048, seconds: float = 2.0) -> float:
     """Best FLOP/s of an n x n x n fp32 matmul: the machine's practical peak."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    best, start = 0.0, time.perf_counter()
-    torch.mm(a, b)
-    while time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = max(best, 2 * n**3 / (time.perf_counter() - t0))
-    return best
+    return best_rate(lambda: torch.mm(a, b), 2 * n**3, seconds)
 
 
 def build(side: str, layers: int, seq: int, batch: int) -> Callable[[], dict]:
