@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 from _machine import describe
-from phi1.data.decontam import DecontamSettings, decontam_run
-from phi1.data.decontam_features import ast_units, match_rates, parse_code
-from phi1.data.decontam_score import BenchmarkIndex, load_benchmark
+from phi1.data.decontam.features import ast_units, match_rates, parse_code
+from phi1.data.decontam.run import DecontamSettings, decontam_run
+from phi1.data.decontam.score import BenchmarkIndex, load_benchmark
 from phi1.io import read_jsonl, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent

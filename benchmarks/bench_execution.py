@@ -5,7 +5,7 @@ exceptions, early exits; by default no infinite loops, whose 3 s would time the 
 the harness) with the same number of workers and the same 3 s timeout, in one process run.
 The file is cut into chunks scored alternately by each harness, so a change in the load of
 a shared machine hits both alike. The official harness runs in a fresh interpreter (as
-``phi1.eval.parity.run_official`` does); its time is measured inside
+``phi1.sandbox.parity.run_official`` does); its time is measured inside
 ``evaluate_functional_correctness``, so its interpreter start-up is not counted, while ours
 includes starting the sandbox servers. Prints samples/s for each, the ratio, whether every
 verdict agrees, and the machine.
@@ -19,9 +19,9 @@ import argparse
 import time
 from collections import Counter
 
-from phi1.eval.parity import mixed_samples, run_official
-from phi1.eval.problems import load_humaneval
-from phi1.eval.sandbox import Limits, Sandbox
+from phi1.sandbox.execute import Limits, Sandbox
+from phi1.sandbox.parity import mixed_samples, run_official
+from phi1.sandbox.problems import load_humaneval
 
 
 def main() -> None:

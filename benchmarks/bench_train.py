@@ -56,7 +56,7 @@ def ours(preset: str, block: int, batch: int, steps: int, q) -> None:
 
     from phi1.data.pack import write_index, write_tokens
     from phi1.train.settings import DataSettings, LogSettings, TrainSettings
-    from phi1.train.trainer import Job, run
+    from phi1.train.trainer import TrainJob, run
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -68,7 +68,7 @@ def ours(preset: str, block: int, batch: int, steps: int, q) -> None:
             tokenizer={"name": "random"}, eot_id=50256,
         )  # fmt: skip
         write_index(data)
-        job = Job(
+        job = TrainJob(
             stage="pretrain",
             out=Path(tmp) / "run",
             model=preset,

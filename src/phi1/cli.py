@@ -33,8 +33,8 @@ COMMANDS: dict[str, Any] = {
     "filter": "phi1.data.commands:filter_corpus",
     "dedup": "phi1.data.commands:dedup",
     "decontam": {
-        "run": "phi1.data.decontam:decontam_run",
-        "table": "phi1.data.decontam:decontam_table",
+        "run": "phi1.data.decontam.run:decontam_run",
+        "table": "phi1.data.decontam.run:decontam_table",
     },
     "pack": "phi1.data.pack:pack_command",
     "pretrain": "phi1.train.commands:pretrain",

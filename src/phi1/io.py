@@ -150,6 +150,23 @@ def read_json(path: str | os.PathLike) -> Any:
         raise Phi1Error(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
 
 
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Load a YAML file (an empty file is ``None``); a missing or malformed file raises
+    naming the path and, for a syntax error, the line."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise Phi1Error(f"{path}: {e.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise Phi1Error(f"{where}: invalid YAML ({e})") from None
+
+
 def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)

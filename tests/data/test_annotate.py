@@ -191,7 +191,7 @@ def test_equal_allocation_and_small_corpora():
 @pytest.mark.slow
 def test_annotate_with_a_real_judge_resumes(tmp_path):
     from phi1.llm import load_llm
-    from phi1.synth.runner import read_rejects
+    from phi1.llm.runner import read_rejects
 
     corpus = _corpus({"a": 3, "b": 2})
     for r in corpus:
@@ -228,7 +228,7 @@ def test_load_annotations_errors(tmp_path):
 @pytest.mark.slow
 def test_logprob_judge_is_graded_and_independent_of_order(tmp_path):
     from phi1.llm import load_llm
-    from phi1.synth.runner import read_records
+    from phi1.llm.runner import read_records
 
     llm = load_llm("smollm2-135m-instruct", n_threads=1)
     probe = VerdictProbe(llm)

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from phi1.cli import main
-from phi1.data.decontam import DecontamSettings, decontam_run, decontam_table
-from phi1.data.decontam_score import (
+from phi1.data.decontam.run import DecontamSettings, decontam_run, decontam_table
+from phi1.data.decontam.score import (
     BenchmarkIndex,
     NeighbourSearch,
     RecordScore,
@@ -370,7 +370,7 @@ def test_datatrove_filter_drops_copies_and_annotates_every_document(tmp_path):
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.writers import ParquetWriter
 
-    from phi1.data.decontam_datatrove import DecontamFilter
+    from phi1.data.decontam.steps import DecontamFilter
 
     copies = [r for r in planted() if r["meta"]["copies"] in (0, 5, 10)]
     rows = _generator().generate(20, 7) + copies
@@ -406,7 +406,7 @@ def test_datatrove_filter_drops_copies_and_annotates_every_document(tmp_path):
 def test_datatrove_filter_annotates_only_without_tau():
     from datatrove.data import Document
 
-    from phi1.data.decontam_datatrove import DecontamFilter
+    from phi1.data.decontam.steps import DecontamFilter
 
     docs = [Document(text=r["text"], id=r["id"]) for r in planted()[:3]]
     docs.append(Document(text="def broken(:\n", id="bad"))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phi1.data.decontam_features import (
+from phi1.data.decontam.features import (
     ast_tokens,
     ast_units,
     docstrings,

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from phi1.data.classifier import QualityClassifier, TrainSettings, train_classifier
-from phi1.data.embed import load_embedder
 from phi1.data.filter import (
     FilterSettings,
     QualityFilter,
@@ -24,6 +23,7 @@ from phi1.data.filter import (
 )
 from phi1.data.readers import read_source
 from phi1.errors import Phi1Error
+from phi1.llm.embed import load_embedder
 
 SANITY = Path(__file__).parents[1] / "assets" / "quality_sanity"
 SETTINGS = TrainSettings(max_chunks=1, n_estimators=60, test_size=0.25, seed=0)

@@ -10,8 +10,8 @@ import pytest
 
 from phi1.cli import main
 from phi1.eval.passk import pass_at_k
-from phi1.eval.problems import load_humaneval
 from phi1.io import read_jsonl
+from phi1.sandbox.problems import load_humaneval
 
 ASSETS = Path(__file__).parents[1] / "assets" / "eval"
 BODIES = ("canonical", "    pass\n", "    raise ValueError('no')\n")
@@ -128,7 +128,7 @@ def test_flag_errors(tmp_path, capsys):
 
 
 def test_mbpp_scores_ids_in_every_spelling(tmp_path):
-    from phi1.eval.problems import load_mbpp
+    from phi1.sandbox.problems import load_mbpp
 
     problems = load_mbpp(ASSETS / "mbpp_full.jsonl")
     ids = [601, "602", "Mbpp/603", "Mbpp/604"]

@@ -20,9 +20,9 @@ from phi1.eval.generation import (
     load_backend,
     sanitize,
 )
-from phi1.eval.problems import load_humaneval, load_mbpp
-from phi1.eval.sandbox import execute
 from phi1.io import read_jsonl
+from phi1.sandbox.execute import execute
+from phi1.sandbox.problems import load_humaneval, load_mbpp
 
 ASSETS = Path(__file__).parents[1] / "assets" / "eval"
 

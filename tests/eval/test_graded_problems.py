@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from phi1.eval.graded import load_graded_problems
-from phi1.eval.sandbox import execute
 from phi1.io import read_jsonl
+from phi1.sandbox.execute import execute
 
 WRONG = Path(__file__).parents[1] / "assets" / "graded" / "wrong_solutions.jsonl"
 
@@ -85,7 +85,7 @@ def test_references_pass_and_stubs_and_wrong_solutions_fail(problems):
 
 
 def test_no_problem_duplicates_humaneval(problems):
-    from phi1.data.decontam import BenchmarkIndex, load_benchmark, score_text
+    from phi1.data.decontam.run import BenchmarkIndex, load_benchmark, score_text
 
     index = BenchmarkIndex.build(load_benchmark("humaneval"), 13)
     everyone = range(len(index))

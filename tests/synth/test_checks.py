@@ -5,9 +5,9 @@ import random
 import pytest
 
 from phi1.errors import Phi1Error
+from phi1.llm.prompts import TEMPLATES, check_template, load_templates, render
 from phi1.synth import checks
 from phi1.synth.names import function_names, name_space, read_names
-from phi1.synth.prompts import TEMPLATES, check_template, load_templates, render
 from phi1.synth.textbooks import TextbookSettings, check_section
 from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves
 

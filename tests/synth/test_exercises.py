@@ -8,6 +8,7 @@ import pytest
 
 from phi1.llm import load_llm
 from phi1.llm.base import Completion
+from phi1.llm.runner import RunnerSettings, read_rejects
 from phi1.llm.testserver import serve
 from phi1.synth.exercises import (
     ExerciseSettings,
@@ -17,7 +18,6 @@ from phi1.synth.exercises import (
     normalized_ast,
     split_exercise,
 )
-from phi1.synth.runner import RunnerSettings, read_rejects
 from phi1.synth.stats import compute_stats
 
 GOOD = '''Here is the exercise:

@@ -9,9 +9,9 @@ from synth_helpers import TEXTBOOK_SECTION
 from phi1.cli import main as cli
 from phi1.llm import load_llm
 from phi1.llm.base import Completion
+from phi1.llm.prompts import TEMPLATES
+from phi1.llm.runner import RunnerSettings, read_records, read_rejects
 from phi1.llm.testserver import serve
-from phi1.synth.prompts import TEMPLATES
-from phi1.synth.runner import RunnerSettings, read_records, read_rejects
 from phi1.synth.stats import compute_stats, distinct_n
 from phi1.synth.textbooks import TextbookSettings, generate_textbooks, textbook_jobs
 

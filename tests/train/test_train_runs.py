@@ -106,7 +106,7 @@ def test_divergence_stops_with_the_last_good_checkpoint_intact(data, tmp_path, c
     last = sorted((out / "checkpoints").glob("step-*"))[-1]
     assert f"last good checkpoint is {last}" in err
     assert int(last.name.split("-")[1]) < bad_step
-    from phi1.train.checkpoint import load_model_state, load_state
+    from phi1.train.state import load_model_state, load_state
 
     _, weights = load_model_state(last)
     assert all(torch.isfinite(w).all() for w in weights.values())

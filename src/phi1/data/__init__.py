@@ -1,2 +1,2 @@
-"""Corpus stages: readers, annotation, embeddings, the quality classifier, filtering, dedup,
-decontamination and packing."""
+"""Corpus stages: readers, the corpus copy, annotation, the quality classifier, filtering,
+dedup, decontamination and packing."""

@@ -490,7 +490,7 @@ def annotate_corpus(
     """
     from phi1.llm import GenParams, load_llm
     from phi1.llm.base import Request
-    from phi1.synth.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
+    from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
 
     s = settings or AnnotateSettings()
     out = Path(out_dir)
@@ -588,7 +588,7 @@ def _counts_line(counts: dict[str, dict[str, int]]) -> str:
 
 def load_annotations(path: str | Path) -> tuple[list[dict], dict[str, dict]]:
     """``(annotations, sampled documents by id)`` from an annotate directory."""
-    from phi1.synth.runner import read_records
+    from phi1.llm.runner import read_records
 
     path = Path(path)
     if not path.is_dir():

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from phi1.data.embed import Embedder, check_identity, load_embedder
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, sha256_file
+from phi1.llm.embed import Embedder, check_identity, load_embedder
 
 LABELS = ("low", "high")  # class 1 = high = educational
 MODEL_FILE, META_FILE = "model.joblib", "classifier.json"

@@ -1,1 +1,1 @@
-"""Evaluation: problems, the execution sandbox, pass@k, evaluation runs, graded evaluation."""
+"""Evaluation: benchmark samples from any model, pass@k, the LLM-graded evaluation."""

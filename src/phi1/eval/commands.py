@@ -56,7 +56,7 @@ def humaneval(
         workers: Programs run at once (default: all CPUs).
         timeout: Seconds per program.
     """
-    from phi1.eval.problems import load_humaneval, load_problems
+    from phi1.sandbox.problems import load_humaneval, load_problems
 
     table = load_problems(problems) if problems else load_humaneval()
     name = "HumanEval" if problems is None else f"HumanEval-format {Path(problems).name}"
@@ -103,7 +103,7 @@ def mbpp(
         workers: Programs run at once (default: all CPUs).
         timeout: Seconds per program.
     """
-    from phi1.eval.problems import load_mbpp
+    from phi1.sandbox.problems import load_mbpp
 
     if problems is None:
         raise Phi1Error("phi1 eval mbpp needs --problems FILE (MBPP's mbpp.jsonl or sanitized)")
@@ -129,9 +129,9 @@ def _evaluate(
 ) -> dict:
     from phi1.eval.generation import GenSettings, generate_samples, load_backend
     from phi1.eval.passk import parse_ks
-    from phi1.eval.problems import mbpp_task_id
-    from phi1.eval.sandbox import Limits
     from phi1.eval.scoring import format_table, score_samples
+    from phi1.sandbox.execute import Limits
+    from phi1.sandbox.problems import mbpp_task_id
 
     ks = parse_ks(k)
     limits = Limits(timeout=timeout)

@@ -12,7 +12,7 @@ Base models continue the problem's prompt and stop at the stop sequences (human-
 HumanEval: a new top-level ``def``, ``class``, ``if``, ``print`` or comment). Instruct
 models (the default for registry models and GGUF files named ``*instruct*``, URLs, and
 transformers models with a chat template; ``chat=`` overrides) get the ``eval.humaneval`` /
-``eval.mbpp`` template of :mod:`phi1.synth.prompts` as a chat message, and
+``eval.mbpp`` template of :mod:`phi1.llm.prompts` as a chat message, and
 :func:`extract_completion` turns the reply into a completion.
 
 :func:`generate_samples` writes ``n`` samples per problem, one problem batch at a time,
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.eval.problems import Problem
 from phi1.io import JsonlWriter, atomic_write_json, read_json, read_jsonl, write_jsonl
+from phi1.sandbox.problems import Problem
 
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif __name__", "\n```")
@@ -283,7 +283,7 @@ def _is_phi1_checkpoint(directory: Path) -> bool:
 
 def chat_messages(problem: Problem, benchmark: str, templates: Mapping[str, str]) -> list[dict]:
     """The one-message conversation an instruct model gets for ``problem``."""
-    from phi1.synth.prompts import render
+    from phi1.llm.prompts import render
 
     if benchmark == "mbpp":
         task = problem.prompt.strip().removeprefix('"""').removesuffix('"""').strip()
@@ -387,7 +387,7 @@ def generate_samples(
     the settings and the model; re-running with the same ones resumes, with other ones it
     refuses (use another path).
     """
-    from phi1.synth.prompts import TEMPLATES
+    from phi1.llm.prompts import TEMPLATES
 
     templates = templates or TEMPLATES
     out = Path(out)

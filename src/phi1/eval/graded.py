@@ -58,7 +58,7 @@ class GradedProblem:
     """A problem of the set: HumanEval's fields plus the skill and difficulty it exercises."""
 
     problem: Any
-    """The :class:`phi1.eval.problems.Problem`."""
+    """The :class:`phi1.sandbox.problems.Problem`."""
     skill: str
     difficulty: str
 
@@ -73,7 +73,7 @@ def load_graded_problems(path: str | os.PathLike | None = None) -> dict[str, Gra
     ``skill`` and ``difficulty`` are read when the file has them ("" otherwise), so any
     HumanEval-format file can be graded too.
     """
-    from phi1.eval.problems import load_problems
+    from phi1.sandbox.problems import load_problems
 
     path = PROBLEMS_PATH if path is None else Path(path)
     problems = load_problems(path)
@@ -201,7 +201,7 @@ def summarize_by(rows: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str
 # --- the judge ------------------------------------------------------------------------------
 
 TEMPLATE_NAMES = ("graded.system", "graded.rubric", "graded.follow_up")
-"""The judge's templates, kept with every prompt in :mod:`phi1.synth.prompts`."""
+"""The judge's templates, kept with every prompt in :mod:`phi1.llm.prompts`."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class JudgeSettings:
 
 def load_judge_templates(path: str | os.PathLike | None = None) -> dict[str, str]:
     """The built-in templates, with overrides by name from a YAML file; checked before use."""
-    from phi1.synth.prompts import check_template, load_templates
+    from phi1.llm.prompts import check_template, load_templates
 
     templates = load_templates(path)
     check_template(templates, "graded.system", set())
@@ -239,7 +239,7 @@ def judge_messages(
     program: str, earlier_replies: Sequence[str] = (), templates: dict[str, str] | None = None
 ) -> list[dict[str, str]]:
     """The judge's conversation: the rubric, then one follow-up per reply without a grade."""
-    from phi1.synth.prompts import render
+    from phi1.llm.prompts import render
 
     templates = templates or load_judge_templates()
     messages = [
@@ -254,7 +254,7 @@ def judge_messages(
 
 def template_identity(templates: dict[str, str]) -> dict[str, str]:
     """What the judge is asked, for fingerprints and summaries."""
-    from phi1.synth.prompts import template_hash
+    from phi1.llm.prompts import template_hash
 
     return {"names": ",".join(TEMPLATE_NAMES), "sha256": template_hash(templates, *TEMPLATE_NAMES)}
 
@@ -275,7 +275,7 @@ def run_judge(
     replies all lack a grade. Each reply's ``grade`` is :func:`parse_grade` of its text.
     """
     from phi1.llm.base import GenParams, Request
-    from phi1.synth.runner import Job, RunnerSettings, read_records, run_jobs
+    from phi1.llm.runner import Job, RunnerSettings, read_records, run_jobs
 
     settings = settings or JudgeSettings()
     templates = templates or load_judge_templates()
@@ -378,7 +378,7 @@ def run_tests(
 
     A verdict already in ``path`` for the same completion is reused.
     """
-    from phi1.eval.sandbox import execute
+    from phi1.sandbox.execute import execute
 
     path = Path(path)
     done: dict[str, dict[str, Any]] = {}
@@ -509,7 +509,7 @@ def graded_command(
         judge_retries: Follow-up turns asking for a missing grade before it counts as
             unparsed.
         templates: A YAML file overriding the judge's templates by name (graded.system,
-            graded.rubric, graded.follow_up; see phi1.synth.prompts).
+            graded.rubric, graded.follow_up; see phi1.llm.prompts).
         n_ctx: Context window of llama.cpp models (solver and judge).
         timeout: Seconds each solution's tests may run.
         workers: Sandbox processes (default: the CPUs).

@@ -28,8 +28,6 @@ from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.eval.passk import pass_at_k_table
-from phi1.eval.problems import Problem
-from phi1.eval.sandbox import STATUSES, Limits, Sandbox
 from phi1.io import (
     JsonlWriter,
     atomic_write_json,
@@ -40,6 +38,8 @@ from phi1.io import (
     sha256_text,
     write_jsonl,
 )
+from phi1.sandbox.execute import STATUSES, Limits, Sandbox
+from phi1.sandbox.problems import Problem
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A backend implements :meth:`LLM.stream`, which takes requests (a chat conversation or a
 plain prompt, each with its :class:`GenParams`) and yields ``(index, Completion)`` pairs as
 they finish, in any order. ``chat`` and ``complete`` are that stream collected in input
-order. The resumable runner (:mod:`phi1.synth.runner`) consumes the stream directly, so a
+order. The resumable runner (:mod:`phi1.llm.runner`) consumes the stream directly, so a
 fleet of HTTP servers stays busy while finished records are written.
 """
 

@@ -572,7 +572,7 @@ def _contamination(run: _Run, s: _Section) -> None:
                            r.get("similar_problems"), "records": r.get("records")}  # fmt: skip
     results = sorted(run.dir("humaneval").glob("*/results.jsonl")) if run.ran("humaneval") else []
     if results and taus:
-        from phi1.data.decontam import decontam_table
+        from phi1.data.decontam.run import decontam_table
 
         with contextlib.redirect_stdout(io.StringIO()):
             table = decontam_table(str(folder), [str(p) for p in results])

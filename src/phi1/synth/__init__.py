@@ -1,1 +1,1 @@
-"""Synthetic data: topics, prompt templates, textbooks, exercises and the resumable runner."""
+"""Synthetic data: topics, function names, textbooks, exercises and their checks and stats."""

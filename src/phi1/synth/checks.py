@@ -1,7 +1,7 @@
 """Checks on model-written text: code blocks, refusals, chat boilerplate, repetition.
 
 Each check returns ``None`` (keep) or a short reason (drop), datatrove-style; the stage
-turns a reason into a :class:`~phi1.synth.runner.Reject` kept for audit.
+turns a reason into a :class:`~phi1.llm.runner.Reject` kept for audit.
 """
 
 from __future__ import annotations

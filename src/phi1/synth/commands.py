@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from phi1.errors import Phi1Error
 from phi1.llm import LLMSettings
+from phi1.llm.runner import RunnerSettings
 from phi1.synth.exercises import ExerciseSettings
-from phi1.synth.runner import RunnerSettings
 from phi1.synth.textbooks import TextbookSettings
 
 

@@ -8,7 +8,7 @@ Validation of each completion: the one ```python block defines the asked-for fun
 a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) and
 ``prompt + completion`` both parse; the docstring has doctest examples (unless
 ``require_examples`` is off) and the solution passes them in the sandbox
-(:mod:`phi1.eval.sandbox`) within ``timeout`` seconds. An example whose call runs over
+(:mod:`phi1.sandbox.execute`) within ``timeout`` seconds. An example whose call runs over
 several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
 (:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
 than misread. Duplicates by normalized AST (names of the function, arguments and locals
@@ -32,10 +32,10 @@ from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.llm.prompts import check_template, load_templates, render, template_hash
+from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
 from phi1.synth.names import function_names
-from phi1.synth.prompts import check_template, load_templates, render, template_hash
-from phi1.synth.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth.textbooks import _model_name, finalize
 from phi1.synth.topics import leaves, tree_identity
 
@@ -66,7 +66,7 @@ class ExerciseSettings:
     timeout: float = 5.0
     """Seconds the solution may take to pass its examples in the sandbox."""
     templates: str | None = None
-    """YAML file overriding prompt templates by name (see phi1.synth.prompts)."""
+    """YAML file overriding prompt templates by name (see phi1.llm.prompts)."""
 
 
 def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) -> dict:
@@ -316,7 +316,7 @@ class _Validator:
 
     def run(self, program: str):
         if self._box is None:
-            from phi1.eval.sandbox import Limits, Sandbox
+            from phi1.sandbox.execute import Limits, Sandbox
 
             self._box = Sandbox(1, Limits(timeout=self.timeout))
         return self._box.run([program])[0]

@@ -73,7 +73,7 @@ def similarity(texts: list[str], *, sample: int, seed: int, spec: str) -> dict[s
     """Cosine similarity of embeddings: all pairs and each text's nearest neighbour."""
     import numpy as np
 
-    from phi1.data.embed import load_embedder
+    from phi1.llm.embed import load_embedder
 
     idx = list(range(len(texts)))
     if len(idx) > sample:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.llm.prompts import check_template, load_templates, render, template_hash
+from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
-from phi1.synth.prompts import check_template, load_templates, render, template_hash
-from phi1.synth.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves, tree_identity
 
 FIELDS = {"leaf", "subject", "area", "audience", "style", "words"}
@@ -55,7 +55,7 @@ class TextbookSettings:
     dedup_threshold: float = 0.7
     """MinHash Jaccard similarity at which a later section is a near-duplicate."""
     templates: str | None = None
-    """YAML file overriding prompt templates by name (see phi1.synth.prompts)."""
+    """YAML file overriding prompt templates by name (see phi1.llm.prompts)."""
 
 
 def textbook_fingerprint(settings: TextbookSettings, llm: LLM, templates: dict) -> dict:
@@ -202,7 +202,7 @@ def finalize(
     """
     from phi1.data.dedup import DedupSettings, find_duplicates
     from phi1.io import atomic_write_json, write_jsonl
-    from phi1.synth.runner import read_records, read_rejects
+    from phi1.llm.runner import read_records, read_rejects
 
     wanted = {i: k for k, i in enumerate(ids)}
     records = [r for r in read_records(out / "generated") if r["id"] in wanted]

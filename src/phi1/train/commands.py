@@ -17,7 +17,7 @@ from phi1.train.settings import DataSettings, FinetuneSettings, LogSettings, Tra
 
 
 def _run(stage: str, out, model, init, data, train, log, resume) -> None:
-    from phi1.train.trainer import Job, run
+    from phi1.train.trainer import TrainJob, run
 
     if out is None:
         raise Phi1Error(f"{stage}: --out DIR is required")
@@ -25,7 +25,7 @@ def _run(stage: str, out, model, init, data, train, log, resume) -> None:
         raise Phi1Error(f"{stage}: no training data; set --data.paths '[DIR, ...]' (phi1 pack)")
     if resume not in (None, "auto") and not Path(resume).exists():
         raise Phi1Error(f"--resume {resume}: no such checkpoint (use auto, or a step-* dir)")
-    job = Job(stage, Path(out), model, init, data, train, log, resume)
+    job = TrainJob(stage, Path(out), model, init, data, train, log, resume)
     summary = run(job)
     if summary:
         val = f", val loss {summary['val_loss']:.4f}" if "val_loss" in summary else ""

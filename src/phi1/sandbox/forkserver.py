@@ -1,6 +1,6 @@
 """The sandbox's fork server: the process that runs untrusted programs, one child each.
 
-:mod:`phi1.eval.sandbox` starts one of these per worker as ``python -I -B forkserver.py``
+:mod:`phi1.sandbox.execute` starts one of these per worker as ``python -I -B forkserver.py``
 (stdlib only, no phi1 import: it starts fast and holds nothing of the caller's) and talks
 to it over stdin/stdout in frames: a 4-byte big-endian length, then UTF-8 JSON. JSON, not
 pickle, so even a subverted server cannot run code in the caller.

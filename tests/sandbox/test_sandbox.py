@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from phi1.errors import Phi1Error
-from phi1.eval.sandbox import ExecResult, Limits, Sandbox, execute
+from phi1.sandbox.execute import ExecResult, Limits, Sandbox, execute
 
 SECRET = "phi1-test-secret-7f3a9c"
 TIMEOUT = 1.0
@@ -501,7 +501,7 @@ def test_servers_leave_nothing_behind():
 
 _AS_NOBODY = """
 import json, os, sys
-from phi1.eval.sandbox import Sandbox
+from phi1.sandbox.execute import Sandbox
 target = sys.argv[1]
 programs = {
     "pass": "assert 1 + 1 == 2",
@@ -532,7 +532,7 @@ def test_an_unprivileged_user_gets_the_same_isolation():
         pytest.skip("needs root (to become nobody), setpriv and /usr/bin/python3")
     probe = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
     check = f"import sys; assert sys.version_info >= (3, 10); sys.path.insert(0, {str(src)!r})"
-    if subprocess.run([*probe, python, "-c", check + "; import phi1.eval.sandbox"]).returncode:
+    if subprocess.run([*probe, python, "-c", check + "; import phi1.sandbox.execute"]).returncode:
         pytest.skip("user nobody cannot run the system Python on phi1's sources here")
     work = Path(tempfile.mkdtemp(prefix="phi1-nobody-"))
     try:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from phi1.data.decontam_features import (
+from phi1.data.decontam.features import (
     ast_units,
     docstrings,
     match_rates,
@@ -106,8 +106,8 @@ class DecontamSettings:
 
 
 def load_benchmark(spec: str) -> list[Any]:
-    """Problems (``phi1.eval.problems.Problem``) that ``spec`` names, in file order."""
-    from phi1.eval.problems import load_humaneval, load_mbpp, load_problems
+    """Problems (``phi1.sandbox.problems.Problem``) that ``spec`` names, in file order."""
+    from phi1.sandbox.problems import load_humaneval, load_mbpp, load_problems
 
     if spec == "humaneval":
         problems = load_humaneval()

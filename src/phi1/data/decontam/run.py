@@ -4,9 +4,9 @@ The paper's contamination study (section 5), for any dataset (exercises, textboo
 code) against any benchmark (HumanEval by default, MBPP, a HumanEval-format file):
 
 1. **n-gram overlap** (13 words by default) between normalized texts, over docstrings only
-   and over whole records (:mod:`phi1.data.decontam_features` says what "normalized" is);
+   and over whole records (:mod:`phi1.data.decontam.features` says what "normalized" is);
 2. **embedding distance**: the L2 distance between unit-length embeddings
-   (:func:`phi1.data.embed.load_embedder`), found by a chunked matrix product, giving each
+   (:func:`phi1.llm.embed.load_embedder`), found by a chunked matrix product, giving each
    record its nearest problems and each problem its nearest records;
 3. **AST match rate**: the string edit distance between normalized syntax trees, computed
    only on those embedding candidates (each record against its ``candidates`` nearest
@@ -14,7 +14,7 @@ code) against any benchmark (HumanEval by default, MBPP, a HumanEval-format file
 
 A neural embedder is by far the slowest part on a CPU: MiniLM takes ~0.07 CPU seconds per
 exercise, ~9 hours for 880K exercises on 2 cores. The default embedder, ``hash`` (a hashed
-bag of code tokens and code-shape n-grams, :class:`phi1.data.embed.HashEmbedder`), needs no
+bag of code tokens and code-shape n-grams, :class:`phi1.llm.embed.HashEmbedder`), needs no
 model and embeds thousands of records per second; a whole run then costs ~1.6 CPU ms per
 exercise, ~12 minutes for 880K on 2 idle cores (benchmarks/bench_decontam.py). It only has to
 put the right problems among a record's candidates (renamed, re-documented copies keep their
@@ -36,7 +36,7 @@ embedding distance and its pruning rule.
 
 Embeddings are cached under ``cache/`` chunk by chunk, so a run that is stopped resumes
 without embedding again. ``phi1 decontam table`` prints the paper's Table 3 from a run and
-evaluation results. :mod:`phi1.data.decontam_datatrove` wraps the same scoring as a
+evaluation results. :mod:`phi1.data.decontam.steps` wraps the same scoring as a
 datatrove filter for cluster runs.
 """
 
@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from phi1.data.decontam_score import (
+from phi1.data.decontam.score import (
     EPS,
     BenchmarkIndex,
     DecontamSettings,
@@ -68,7 +68,7 @@ from phi1.data.decontam_score import (
     record_text,
     score_text,
 )
-from phi1.data.decontam_table import decontam_table
+from phi1.data.decontam.table import decontam_table
 from phi1.errors import Phi1Error
 from phi1.io import JsonlWriter, atomic_write_json, read_json, read_jsonl, sha256_json, write_jsonl
 
@@ -414,7 +414,7 @@ def decontam_run(
     if out is None:
         raise Phi1Error("decontam run needs --out DIR")
     settings.check()
-    from phi1.data.embed import load_embedder
+    from phi1.llm.embed import load_embedder
 
     t0, cpu0 = time.perf_counter(), os.times()
     files = dataset_files(dataset)

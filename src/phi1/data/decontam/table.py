@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from phi1.data.decontam_score import EPS
+from phi1.data.decontam.score import EPS
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, read_jsonl
 

@@ -14,7 +14,7 @@ import string
 from collections.abc import Mapping
 
 from phi1.errors import Phi1Error
-from phi1.io import sha256_text
+from phi1.io import read_yaml, sha256_text
 
 TEMPLATES: dict[str, str] = {
     "textbook.system": (
@@ -104,15 +104,7 @@ def load_templates(path: str | os.PathLike | None) -> dict[str, str]:
     templates = dict(TEMPLATES)
     if path is None:
         return templates
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            overrides = yaml.safe_load(f) or {}
-    except OSError as e:
-        raise Phi1Error(f"{path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise Phi1Error(f"{path}: invalid YAML ({e})") from None
+    overrides = read_yaml(path) or {}
     if not isinstance(overrides, dict):
         raise Phi1Error(f"{path}: expected a mapping of template name -> text")
     for name, text in overrides.items():

@@ -1,7 +1,7 @@
 """Decontamination as a datatrove filter, for runs spread over a cluster.
 
 :class:`DecontamFilter` scores each document with the same core as ``phi1 decontam run``
-(:mod:`phi1.data.decontam_score`): n-gram overlaps with every problem, the nearest problems
+(:mod:`phi1.data.decontam.score`): n-gram overlaps with every problem, the nearest problems
 by embedding, the AST match rate with those (or with every problem). It drops a document
 flagged at ``tau`` (the reason, ``ast``, ``embedding`` or ``ngram``, is counted in the step's
 stats and written by the exclusion writer) and records its scores in
@@ -16,7 +16,7 @@ Example::
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
-    from phi1.data.decontam_datatrove import DecontamFilter
+    from phi1.data.decontam.steps import DecontamFilter
 
     LocalPipelineExecutor(
         pipeline=[
@@ -41,7 +41,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from phi1.data.decontam_score import (
+from phi1.data.decontam.score import (
     BenchmarkIndex,
     DecontamSettings,
     distance,
@@ -93,7 +93,7 @@ class DecontamFilter(BaseFilter):
             index = BenchmarkIndex.build(load_benchmark(s.benchmark), s.ngram_n)
             state: dict[str, Any] = {"index": index, "embedder": None, "problems": None}
             if s.uses_embeddings:
-                from phi1.data.embed import load_embedder
+                from phi1.llm.embed import load_embedder
 
                 embedder = load_embedder(
                     s.embedder, max_tokens=s.embed_max_tokens, max_chunks=s.embed_max_chunks

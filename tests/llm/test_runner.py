@@ -12,8 +12,7 @@ import pytest
 
 from phi1.errors import Phi1Error
 from phi1.llm import GenParams, Request, load_llm
-from phi1.llm.testserver import Faults, serve
-from phi1.synth.runner import (
+from phi1.llm.runner import (
     Job,
     Reject,
     RunnerSettings,
@@ -23,6 +22,7 @@ from phi1.synth.runner import (
     read_rejects,
     run_jobs,
 )
+from phi1.llm.testserver import Faults, serve
 
 QUIET = RunnerSettings(progress=False)
 
@@ -128,7 +128,7 @@ CHILD = r"""
 import sys
 from phi1.llm import GenParams, Request, load_llm
 from phi1.llm.testserver import Faults, serve
-from phi1.synth.runner import Job, RunnerSettings, run_jobs
+from phi1.llm.runner import Job, RunnerSettings, run_jobs
 
 out, n, backend = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 jobs = [Job(f"job-{i:05d}", Request(prompt=f"def f{i}(x):", params=GenParams(max_tokens=6)))

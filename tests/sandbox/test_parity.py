@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from phi1.eval.parity import enable_exec, mixed_samples, run_official
-from phi1.eval.problems import load_humaneval
-from phi1.eval.sandbox import Limits, Sandbox
+from phi1.sandbox.execute import Limits, Sandbox
+from phi1.sandbox.parity import enable_exec, mixed_samples, run_official
+from phi1.sandbox.problems import load_humaneval
 
 
 @pytest.fixture(scope="module")

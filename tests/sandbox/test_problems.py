@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from phi1.errors import Phi1Error
-from phi1.eval.problems import load_humaneval, load_mbpp, load_problems, mbpp_task_id
-from phi1.eval.sandbox import execute
+from phi1.sandbox.execute import execute
+from phi1.sandbox.problems import load_humaneval, load_mbpp, load_problems, mbpp_task_id
 
 ASSETS = Path(__file__).parents[1] / "assets" / "eval"
 
