@@ -257,46 +257,16 @@ class _Trainer:
             progress=job.log.progress,
         )
         log.write(self._banner())
-        tokens_per_step = t.global_batch * job.data.block_size
         flops_per_token = self.raw.flops_per_token(job.data.block_size)
         # tokens/s over the steps since the last log line, validation and saving left out
         window_t, window_tokens, paused = time.perf_counter(), 0, 0.0
         last_saved = self.step
-        loss_value = float("nan")
-        val: dict[str, float] = {}
+        row: dict[str, Any] = {"loss": float("nan")}
         try:
             while self.step < t.steps:
-                step = self.step + 1
-                lr = lr_at(
-                    step, lr=t.lr, warmup_steps=t.warmup_steps, total_steps=t.steps, min_lr=t.min_lr
-                )
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss, grad_norm = self._train_step()
-                loss_value, norm_value = loss.item(), grad_norm.item()
-                if not math.isfinite(loss_value) or (
-                    not math.isfinite(norm_value) and self.dtype != torch.float16
-                ):
-                    good = ckpt.latest_checkpoint(self.root)
-                    raise Phi1Error(
-                        f"step {step}: loss {loss_value}, gradient norm {norm_value}: the run "
-                        f"diverged and was stopped before the update; the last good checkpoint "
-                        f"is {good or 'none (no checkpoint yet)'}. Lower train.lr, or raise "
-                        "train.warmup_steps, and resume from it."
-                    )
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.step = step
-                self.tokens += tokens_per_step
-                window_tokens += tokens_per_step
-                row = {
-                    "step": step,
-                    "loss": loss_value,
-                    "lr": lr,
-                    "grad_norm": norm_value,
-                    "tokens": self.tokens,
-                }
+                row = self._update(self.step + 1)
+                step = self.step
+                window_tokens += t.global_batch * job.data.block_size
                 if step % job.log.log_interval == 0 or step == t.steps:
                     now = time.perf_counter()
                     tps = window_tokens / max(now - window_t - paused, 1e-9)
@@ -306,13 +276,7 @@ class _Trainer:
                     window_t, window_tokens, paused = now, 0, 0.0
                 log.step(row)
                 pause_start = time.perf_counter()
-                if job.log.eval_interval and step % job.log.eval_interval == 0 and step < t.steps:
-                    val = self._validate()
-                    if val:
-                        log.val({"step": step, **val})
-                if step % job.log.save_interval == 0 and step < t.steps:
-                    self._save()
-                    log.flush()
+                if step < t.steps and self._validate_and_save(step, log):
                     last_saved = step
                 paused += time.perf_counter() - pause_start
             val = self._validate()
@@ -321,8 +285,7 @@ class _Trainer:
             if last_saved != self.step or not (self.out / "final").exists():
                 self._save()
             if d.is_main:
-                final = ckpt.step_dir(self.root, self.step)
-                self._write_final(final)
+                self._write_final(ckpt.step_dir(self.root, self.step))
         finally:
             log.close()
             if d.is_main:
@@ -331,7 +294,7 @@ class _Trainer:
             "stage": job.stage,
             "steps": self.step,
             "tokens": self.tokens,
-            "loss": loss_value,
+            "loss": row["loss"],
             **val,
             "model": str(self.out / "final"),
             "metrics": str(log.path),
@@ -340,6 +303,47 @@ class _Trainer:
             atomic_write_json(self.out / "summary.json", summary)
         barrier(d)
         return summary
+
+    def _update(self, step: int) -> dict[str, Any]:
+        """Optimizer step ``step``: the schedule's lr, the accumulated gradients, the update.
+        A non-finite loss (or norm, outside fp16's loss scaling) stops the run before the
+        update, so the last checkpoint stays good."""
+        t = self.job.train
+        lr = lr_at(step, lr=t.lr, warmup_steps=t.warmup_steps, total_steps=t.steps, min_lr=t.min_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss, grad_norm = self._train_step()
+        loss_value, norm_value = loss.item(), grad_norm.item()
+        if not math.isfinite(loss_value) or (
+            not math.isfinite(norm_value) and self.dtype != torch.float16
+        ):
+            good = ckpt.latest_checkpoint(self.root)
+            raise Phi1Error(
+                f"step {step}: loss {loss_value}, gradient norm {norm_value}: the run "
+                f"diverged and was stopped before the update; the last good checkpoint "
+                f"is {good or 'none (no checkpoint yet)'}. Lower train.lr, or raise "
+                "train.warmup_steps, and resume from it."
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step = step
+        self.tokens += t.global_batch * self.job.data.block_size
+        return {"step": step, "loss": loss_value, "lr": lr, "grad_norm": norm_value,
+                "tokens": self.tokens}  # fmt: skip
+
+    def _validate_and_save(self, step: int, log: MetricsLog) -> bool:
+        """Validation and a checkpoint where their intervals fall (the last step has its
+        own); whether a checkpoint was saved."""
+        if self.job.log.eval_interval and step % self.job.log.eval_interval == 0:
+            val = self._validate()
+            if val:
+                log.val({"step": step, **val})
+        if step % self.job.log.save_interval:
+            return False
+        self._save()
+        log.flush()
+        return True
 
     def _train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         d, t = self.d, self.job.train
