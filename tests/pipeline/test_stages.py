@@ -18,8 +18,7 @@ from phi1.pipeline import (
     summaries,
     summary,
 )
-from phi1.pipeline.recipe import PipelineSettings
-from phi1.pipeline.stages import Context
+from phi1.pipeline.stages import Context, PipelineSettings
 
 
 @pytest.mark.parametrize("stage", [s for s in STAGES if s.cli], ids=lambda s: s.name)

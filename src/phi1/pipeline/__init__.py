@@ -51,7 +51,6 @@ lives above both in ``phi1.report.commands``.
 from phi1.pipeline.engine import check_recipe, plan, run, run_stage
 from phi1.pipeline.recipe import (
     RENAMED,
-    PipelineSettings,
     bind,
     check_flags,
     check_keys,
@@ -65,6 +64,7 @@ from phi1.pipeline.stages import (
     STAGE_NAMES,
     STAGES,
     Context,
+    PipelineSettings,
     Skip,
     Stage,
     evaluated_model,

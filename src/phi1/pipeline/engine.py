@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import phi1.pipeline.stages as stages
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, sha256_json
-from phi1.pipeline import stages
 from phi1.pipeline.recipe import (
-    PipelineSettings,
     bind,
     check_keys,
     load_recipe,
@@ -39,7 +38,7 @@ from phi1.pipeline.recipe import (
     resolve,
     section_of,
 )
-from phi1.pipeline.stages import Context, Skip, Stage
+from phi1.pipeline.stages import Context, PipelineSettings, Skip, Stage
 from phi1.pipeline.state import (
     FORMAT_VERSION,
     MANIFEST,

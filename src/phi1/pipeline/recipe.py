@@ -24,13 +24,12 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.io import read_yaml
-from phi1.pipeline.stages import STAGE_NAMES, STAGES, Stage
+from phi1.pipeline.stages import STAGE_NAMES, STAGES, PipelineSettings, Stage
 
 # "<section>.<old dotted key>" -> "<section>.<new dotted key>"; the section is the command's
 # words ("eval.graded"). Read by check_keys (recipes) and check_flags (the command line).
@@ -40,22 +39,6 @@ RENAMED: dict[str, str] = {
     "eval.humaneval.model": "eval.humaneval.llm.model",
     "eval.mbpp.model": "eval.mbpp.llm.model",
 }
-
-
-@dataclass
-class PipelineSettings:
-    """The recipe's ``pipeline:`` section: how ``phi1 run`` runs the stages."""
-
-    prune_tau: float = 0.9
-    """Which decontaminated copy of the exercises is packed for finetuning (one of
-    ``decontam.run.settings.taus``)."""
-    launch: dict[str, str] = field(default_factory=dict)
-    """Stage name -> a command prefix that runs it in a subprocess as ``<prefix> -m phi1.cli
-    <command> --config <section>`` (``torchrun --nproc-per-node 8``); default: in-process."""
-    eval_base: bool = False
-    """Also run HumanEval on the pretrained model (phi-1-base), beside phi-1."""
-    report: bool = True
-    """Write ``DIR/report.html`` and ``DIR/report.json`` at the end."""
 
 
 # --- reading recipes --------------------------------------------------------------------------

@@ -16,10 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from phi1.pipeline.recipe import PipelineSettings
+from typing import Any
 
 
 class Skip(Exception):
@@ -78,6 +75,22 @@ class Stage:
             return []
         keyed = "/" in self.summary
         return [(p.parent.name if keyed else None, p) for p in sorted(folder.glob(self.summary))]
+
+
+@dataclass
+class PipelineSettings:
+    """The recipe's ``pipeline:`` section: how ``phi1 run`` runs the stages."""
+
+    prune_tau: float = 0.9
+    """Which decontaminated copy of the exercises is packed for finetuning (one of
+    ``decontam.run.settings.taus``)."""
+    launch: dict[str, str] = field(default_factory=dict)
+    """Stage name -> a command prefix that runs it in a subprocess as ``<prefix> -m phi1.cli
+    <command> --config <section>`` (``torchrun --nproc-per-node 8``); default: in-process."""
+    eval_base: bool = False
+    """Also run HumanEval on the pretrained model (phi-1-base), beside phi-1."""
+    report: bool = True
+    """Write ``DIR/report.html`` and ``DIR/report.json`` at the end."""
 
 
 @dataclass
