@@ -43,11 +43,8 @@ def training(run: Run, s: Section) -> None:
         s.add(loss_curves(curves))
 
 
-@section("humaneval", "HumanEval")
+@section("humaneval", "HumanEval", needs="humaneval")
 def humaneval(run: Run, s: Section) -> None:
-    if not run.ran("humaneval"):
-        s.add(not_run(run.why_not("humaneval")))
-        return
     out: dict[str, Any] = {}
     per_model: dict[str, dict[str, dict]] = {}
     body = []
@@ -85,11 +82,8 @@ def _problem_grid(per_problem: dict[str, dict]) -> tuple[str, str]:
     )
 
 
-@section("contamination", "Contamination")
+@section("contamination", "Contamination", needs="decontam")
 def contamination(run: Run, s: Section) -> None:
-    if not run.ran("decontam"):
-        s.add(not_run(run.why_not("decontam")))
-        return
     r = run.summary("decontam")
     if r is None:
         raise Phi1Error(f"{run.dir('decontam')}: no summary")
@@ -147,11 +141,8 @@ def _table3(run: Run, s: Section, results: list[Path]) -> dict:
     return found["taus"]
 
 
-@section("graded", "Graded understanding")
+@section("graded", "Graded understanding", needs="graded")
 def graded(run: Run, s: Section) -> None:
-    if not run.ran("graded"):
-        s.add(not_run(run.why_not("graded")))
-        return
     out: dict[str, Any] = {}
     grade_files = {p.parent.name: p for p in run.outputs("graded", "grades")}
     for folder, summ in run.summaries("graded").items():

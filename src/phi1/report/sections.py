@@ -31,14 +31,18 @@ class Section:
         self.body.extend(parts)
 
 
-def section(key: str, title: str) -> Callable:
-    """Decorate a section builder: a failure becomes a note in its section, not a crash."""
+def section(key: str, title: str, *, needs: str | None = None) -> Callable:
+    """Decorate a section builder: a failure becomes a note in its section, not a crash.
+    With ``needs``, a section whose stage did not run is only a line saying why."""
 
     def wrap(func: Callable[[Run, Section], None]) -> Callable[[Run], Section]:
         def build(run: Run) -> Section:
             s = Section(key, title)
             try:
-                func(run, s)
+                if needs is None or run.ran(needs):
+                    func(run, s)
+                else:
+                    s.add(not_run(run.why_not(needs)))
             except Exception as e:  # the rest of the report is still worth writing
                 s.error = f"{type(e).__name__}: {e}"
                 s.add(f'<p class="error">This section could not be drawn: {esc(s.error)}</p>')
@@ -47,6 +51,15 @@ def section(key: str, title: str) -> Callable:
         return build
 
     return wrap
+
+
+def _part(run: Run, s: Section, stage: str, build: Callable[[Run, Section], dict]) -> dict:
+    """``build(run, s)`` when ``stage`` ran (its part of the section's summary), else a line
+    saying why it did not and ``{}``."""
+    if run.ran(stage):
+        return build(run, s)
+    s.add(not_run(run.why_not(stage)))
+    return {}
 
 
 @section("run", "The run")
@@ -105,20 +118,19 @@ def _headline(stage: str, counts: dict) -> str:
 
 @section("corpus", "Corpus and annotation")
 def annotation(run: Run, s: Section) -> None:
+    s.summary = {**_part(run, s, "corpus", _corpus), **_part(run, s, "annotate", _annotations)}
+
+
+def _corpus(run: Run, s: Section) -> dict[str, Any]:
+    corpus = run.summary("corpus") or {}
+    by = corpus.get("by_source", {})
+    s.add(f"<p>{corpus.get('documents', 0):,} documents collected from "
+          f"{len(by)} source(s).</p>")  # fmt: skip
+    return {"documents": corpus.get("documents"), "by_source": by}
+
+
+def _annotations(run: Run, s: Section) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    corpus = run.summary("corpus")
-    if corpus:
-        by = corpus.get("by_source", {})
-        out["documents"] = corpus.get("documents")
-        out["by_source"] = by
-        s.add(f"<p>{corpus.get('documents', 0):,} documents collected from "
-              f"{len(by)} source(s).</p>")  # fmt: skip
-    else:
-        s.add(not_run(run.why_not("corpus")))
-    if not run.ran("annotate"):
-        s.add(not_run(run.why_not("annotate")))
-        s.summary = out
-        return
     labels, scores = _labels(run)
     totals = sum((c for c in labels.values()), Counter())
     out["labels"] = dict(totals)
@@ -141,7 +153,7 @@ def annotation(run: Run, s: Section) -> None:
         s.add(f"<p>The classifier learns from the judge's scores rather than its labels "
               f"(<code>{esc(clf.get('label_rule'))}</code>): documents scoring at least "
               f"{num(cut)} count as high.</p>")  # fmt: skip
-    s.summary = out
+    return out
 
 
 def _labels(run: Run) -> tuple[dict[str, Counter], dict[str, list[float]]]:
@@ -161,27 +173,25 @@ def _labels(run: Run) -> tuple[dict[str, Counter], dict[str, list[float]]]:
 
 @section("classifier", "Quality classifier")
 def classifier(run: Run, s: Section) -> None:
-    out: dict[str, Any] = {}
-    meta = run.summary("classifier")
-    if meta:
-        m = meta.get("metrics", {})
-        flat = {k: v for k, v in m.items() if isinstance(v, (int, float))}
-        out["metrics"] = flat
-        out["label_counts"] = meta.get("label_counts")
-        embedder = (meta.get("embedder") or {}).get("name", "?")
-        labels = counts_line(meta.get("label_counts") or {})
-        s.add(
-            f"<p>Random forest on {esc(embedder)} embeddings; {meta.get('n_train', '?')} "
-            f"training and {meta.get('n_test', '?')} held-out documents (labels: {labels}).</p>"
-        )
-        if flat:
-            s.add(table(["held-out metric", "value"], [[k, num(v)] for k, v in flat.items()]))
-    else:
-        s.add(not_run(run.why_not("classifier")))
-    if not run.ran("filter"):
-        s.add(not_run(run.why_not("filter")))
-        s.summary = out
-        return
+    s.summary = {**_part(run, s, "classifier", _held_out), **_part(run, s, "filter", _scores)}
+
+
+def _held_out(run: Run, s: Section) -> dict[str, Any]:
+    meta = run.summary("classifier") or {}
+    flat = {k: v for k, v in meta.get("metrics", {}).items() if isinstance(v, (int, float))}
+    embedder = (meta.get("embedder") or {}).get("name", "?")
+    labels = counts_line(meta.get("label_counts") or {})
+    s.add(
+        f"<p>Random forest on {esc(embedder)} embeddings; {meta.get('n_train', '?')} "
+        f"training and {meta.get('n_test', '?')} held-out documents (labels: {labels}).</p>"
+    )
+    if flat:
+        s.add(table(["held-out metric", "value"], [[k, num(v)] for k, v in flat.items()]))
+    return {"metrics": flat, "label_counts": meta.get("label_counts")}
+
+
+def _scores(run: Run, s: Section) -> dict[str, Any]:
+    """The classifier's scores of the corpus by source, with the filter's threshold."""
     summary = run.summary("filter") or {}
     threshold = summary.get("threshold")
     by_source: dict[str, list[float]] = defaultdict(list)
@@ -190,7 +200,6 @@ def classifier(run: Run, s: Section) -> None:
         if isinstance(q.get("score"), (int, float)):
             by_source[(row.get("meta") or {}).get("source", "?")].append(float(q["score"]))
     n = sum(len(v) for v in by_source.values())
-    out.update(threshold=threshold, scored=summary.get("documents"), plotted=n)
     cap = f" (the first {n:,})" if n >= MAX_SCORES else ""
     s.add(f"<p>Classifier scores of the corpus{cap}; documents at or above the threshold "
           f"{num(threshold)} are kept.</p>")  # fmt: skip
@@ -198,7 +207,7 @@ def classifier(run: Run, s: Section) -> None:
         s.add(hist(by_source, "classifier score (probability of 'high')",
                    "Classifier scores by source", bins=[i / 20 for i in range(21)],
                    vline=threshold))  # fmt: skip
-    s.summary = out
+    return {"threshold": threshold, "scored": summary.get("documents"), "plotted": n}
 
 
 def _kept_dropped(run: Run) -> dict[str, dict[str, int]]:
@@ -259,16 +268,9 @@ def kept_dropped(run: Run, s: Section) -> None:
 
 @section("coverage", "Synthetic data coverage")
 def coverage(run: Run, s: Section) -> None:
-    out: dict[str, Any] = {}
-    if run.ran("textbooks"):
-        out["textbooks"] = _textbooks(run, s)
-    else:
-        s.add(not_run(run.why_not("textbooks")))
-    if run.ran("exercises"):
-        out["exercises"] = _exercises(run, s)
-    else:
-        s.add(not_run(run.why_not("exercises")))
-    s.summary = out
+    parts = {name: _part(run, s, name, build) for name, build in
+             (("textbooks", _textbooks), ("exercises", _exercises))}  # fmt: skip
+    s.summary = {name: part for name, part in parts.items() if part}
 
 
 def _textbooks(run: Run, s: Section) -> dict[str, Any]:
@@ -330,11 +332,8 @@ def _topic_leaves() -> int | None:
         return None
 
 
-@section("tokens", "Tokens per dataset and source")
+@section("tokens", "Tokens per dataset and source", needs="pack")
 def tokens(run: Run, s: Section) -> None:
-    if not run.ran("pack"):
-        s.add(not_run(run.why_not("pack")))
-        return
     data: dict[str, Counter] = {}
     body = []
     for name, index in run.summaries("pack").items():
