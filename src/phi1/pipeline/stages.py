@@ -53,7 +53,7 @@ class Stage:
     """Glob (relative to the stage folder) of its own summary, copied into the manifest's
     counts and read by the report. A pattern with a folder part (``*/index.json``) matches
     one summary per subfolder (dataset, model, judge), keyed by the subfolder's name."""
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict, hash=False)
     """Name -> path or glob (relative to the stage folder; ``{field}`` placeholders filled by
     the reader) of what later stages and the report read."""
     cli: bool = True
