@@ -7,11 +7,14 @@ A :class:`~phi1.errors.Phi1Error` raised anywhere ends the process with one clea
 
 from __future__ import annotations
 
-import importlib
+import json
 import keyword
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from phi1.errors import Phi1Error
+from phi1.pipeline.recipe import check_flags, check_keys, command_section, resolve
 
 # name -> "module:function", or a nested table for command groups (``phi1 synth textbooks``).
 COMMANDS: dict[str, Any] = {
@@ -44,22 +47,9 @@ COMMANDS: dict[str, Any] = {
         "mbpp": "phi1.eval.commands:mbpp",
         "graded": "phi1.eval.graded:graded_command",
     },
-    "run": "phi1.pipeline:run",
-    "report": "phi1.report.html:report",
+    "run": "phi1.report.commands:run",
+    "report": "phi1.report.commands:report",
 }
-
-
-def _resolve(spec: str) -> Callable | None:
-    module_name, func_name = spec.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        # A stage whose module has not been written yet is left out of the CLI; any other
-        # missing module (a real import bug) propagates.
-        if e.name and module_name.startswith(e.name):
-            return None
-        raise
-    return getattr(module, func_name)
 
 
 def _load(table: dict[str, Any], only: str | None = None) -> dict[str, Any]:
@@ -67,7 +57,7 @@ def _load(table: dict[str, Any], only: str | None = None) -> dict[str, Any]:
     for name, spec in table.items():
         if only is not None and name != only:
             continue
-        value = _load(spec) if isinstance(spec, dict) else _resolve(spec)
+        value = _load(spec) if isinstance(spec, dict) else resolve(spec)
         if value:
             out[name] = value
     return out
@@ -84,6 +74,14 @@ def _command_path(argv: list[str]) -> list[str]:
     return path
 
 
+def _command(path: list[str]) -> Callable | None:
+    """The function of the command ``path`` names (None for a group or a missing module)."""
+    spec: Any = COMMANDS
+    for word in path:
+        spec = spec[word]
+    return resolve(spec) if isinstance(spec, str) else None
+
+
 def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
     """Turn ``--recipe FILE`` into ``--config <the FILE's section for this command>``.
 
@@ -93,70 +91,17 @@ def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
     """
     if path == ["run"] or "--recipe" not in argv:
         return argv
-    import json
-
-    import yaml
-
-    from phi1.errors import Phi1Error
-
     i = argv.index("--recipe")
     if i + 1 >= len(argv):
         raise Phi1Error("--recipe needs a file")
     recipe = argv[i + 1]
-    try:
-        with open(recipe, encoding="utf-8") as f:
-            section = yaml.safe_load(f) or {}
-    except OSError as e:
-        raise Phi1Error(f"{recipe}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise Phi1Error(f"{recipe}: invalid YAML ({e})") from None
-    for key in path:
-        section = section.get(key) if isinstance(section, dict) else None
-        if section is None:
-            raise Phi1Error(f"{recipe}: no section {'.'.join(path)!r} for this command")
-    if not isinstance(section, dict):
-        raise Phi1Error(f"{recipe}: section {'.'.join(path)!r} must be a mapping")
-    _check_keys(path, section, f"{recipe}: {'.'.join(path)}")
+    section = command_section(recipe, path)
+    func = _command(path)
+    if func is not None:
+        check_keys(path, func, section, recipe)
     rest = argv[:i] + argv[i + 2 :]
     n = len(path)
     return rest[:n] + ["--config", json.dumps(section)] + rest[n:]
-
-
-def function_parser(func: Any) -> Any:
-    """A jsonargparse parser of ``func``'s keyword parameters (dataclass sections nested),
-    raising instead of exiting."""
-    from jsonargparse import ArgumentParser, set_parsing_settings
-
-    set_parsing_settings(docstring_parse_attribute_docstrings=True)
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_function_arguments(func, as_positional=False)
-    return parser
-
-
-def _check_keys(path: list[str], section: dict[str, Any], where: str) -> None:
-    """Name the first recipe key the command does not accept (jsonargparse reports nested
-    subcommand errors only as the group's name)."""
-    from phi1.errors import Phi1Error
-
-    spec: Any = COMMANDS
-    for word in path:
-        spec = spec[word]
-    func = _resolve(spec) if isinstance(spec, str) else None
-    if func is None:
-        return
-    dests = {a.dest for a in function_parser(func)._actions}
-
-    def walk(table: dict[str, Any], prefix: str) -> None:
-        for key, value in table.items():
-            dotted = prefix + str(key)
-            if dotted in dests and not any(d.startswith(dotted + ".") for d in dests):
-                continue  # a leaf (a dict-typed parameter takes a mapping)
-            if isinstance(value, dict) and any(d.startswith(dotted + ".") for d in dests):
-                walk(value, dotted + ".")
-            elif dotted not in dests:
-                raise Phi1Error(f"{where}: unknown key {dotted!r}")
-
-    walk(section, "")
 
 
 def _underscore_flags(argv: list[str]) -> list[str]:
@@ -178,13 +123,14 @@ def _underscore_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from jsonargparse import CLI, set_parsing_settings
 
-    from phi1.errors import Phi1Error
-
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
     argv = sys.argv[1:] if argv is None else argv
     path = _command_path(argv)
     try:
         argv = _apply_recipe(_underscore_flags(argv), path)
+        func = _command(path) if path else None
+        if func is not None:
+            check_flags(path, func, argv[len(path) :])
         # Importing every stage (torch, transformers, sklearn) costs seconds; when the
         # command is named, import only its module.
         components = _load(COMMANDS, only=path[0] if path else None)

@@ -17,12 +17,15 @@ from typing import IO, Any
 from phi1.errors import Phi1Error
 
 
-def read_jsonl(path: str | os.PathLike, *, required: Iterable[str] = ()) -> Iterator[dict]:
+def read_jsonl(
+    path: str | os.PathLike, *, required: Iterable[str] = (), torn_tail: bool = False
+) -> Iterator[dict]:
     """Yield one dict per non-empty line; a bad line raises naming ``path:line``.
 
     A ``.gz`` file is read through gzip. A last line cut short by a kill (no trailing
     newline, invalid JSON) is an error too: callers that resume use :func:`repair_jsonl`
-    first.
+    first; readers of a file another process may still be writing (the report) pass
+    ``torn_tail=True`` to skip it.
     """
     required = tuple(required)
     path = Path(path)
@@ -30,14 +33,18 @@ def read_jsonl(path: str | os.PathLike, *, required: Iterable[str] = ()) -> Iter
         raise Phi1Error(f"{path}: no such file")
     if path.name.endswith(".gz"):
         try:
-            yield from _read_lines(path, gzip.open(path, "rt", encoding="utf-8"), required)
+            yield from _read_lines(
+                path, gzip.open(path, "rt", encoding="utf-8"), required, torn_tail
+            )
         except (OSError, EOFError) as e:
             raise Phi1Error(f"{path}: unreadable gzip file ({e})") from None
     else:
-        yield from _read_lines(path, path.open("r", encoding="utf-8"), required)
+        yield from _read_lines(path, path.open("r", encoding="utf-8"), required, torn_tail)
 
 
-def _read_lines(path: Path, file: IO[str], required: tuple[str, ...]) -> Iterator[dict]:
+def _read_lines(
+    path: Path, file: IO[str], required: tuple[str, ...], torn_tail: bool
+) -> Iterator[dict]:
     with file as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -45,6 +52,8 @@ def _read_lines(path: Path, file: IO[str], required: tuple[str, ...]) -> Iterato
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
+                if torn_tail and not line.endswith("\n"):
+                    return  # the last line, still being written
                 raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise Phi1Error(

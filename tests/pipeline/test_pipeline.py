@@ -17,6 +17,7 @@ from pipeline_helpers import EDUCATIONAL, cheap_recipe, manifest, spawn, state, 
 
 from phi1 import pipeline
 from phi1.io import sha256_file
+from phi1.pipeline import stages
 
 
 def _lines(out: str, word: str) -> list[str]:
@@ -150,11 +151,11 @@ def test_bad_arguments(tmp_path, run_phi1):
 
 
 def test_a_stage_whose_module_has_not_landed_is_skipped(tmp_path, run_phi1, monkeypatch):
-    stages = tuple(
+    table = tuple(
         dataclasses.replace(s, modules=("phi1.not_landed_yet",)) if s.name == "pretrain" else s
         for s in pipeline.STAGES
     )
-    monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setattr(stages, "STAGES", table)
     recipe = write_recipe(tmp_path / "r.yaml", cheap_recipe(finetune={}))
     rc, out, err = run_phi1("run", "--recipe", recipe, "--out", tmp_path / "run")
     assert rc == 0, err
@@ -165,6 +166,15 @@ def test_a_stage_whose_module_has_not_landed_is_skipped(tmp_path, run_phi1, monk
     assert not (tmp_path / "run" / "pretrain").exists()
     report = (tmp_path / "run" / "report.html").read_text()
     assert "pretrain did not run: phi1.not_landed_yet not in phi1 yet" in report
+
+
+def test_report_false_draws_no_report(tmp_path, run_phi1):
+    recipe = {"corpus": cheap_recipe()["corpus"], "pipeline": {"report": False}}
+    path, run = write_recipe(tmp_path / "r.yaml", recipe), tmp_path / "run"
+    rc, out, err = run_phi1("run", "--recipe", path, "--out", run)
+    assert rc == 0, err
+    assert manifest(run, "corpus")["status"] == "done"
+    assert "report:" not in out and not (run / "report.html").exists()
 
 
 def test_launch_runs_a_stage_in_a_subprocess(tmp_path, run_phi1):

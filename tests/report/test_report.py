@@ -14,8 +14,9 @@ import yaml
 
 from phi1.cli import main
 from phi1.errors import Phi1Error
-from phi1.pipeline import STAGE_NAMES, run
+from phi1.pipeline import STAGE_NAMES
 from phi1.report.browser import check_report, find_chromium
+from phi1.report.commands import run
 from phi1.report.html import build_report
 
 EDUCATIONAL = Path(__file__).resolve().parents[1] / "assets" / "quality_sanity" / "educational"
@@ -24,7 +25,8 @@ RAN = ("corpus", "pack", "pretrain")
 
 @pytest.fixture(scope="module")
 def cheap_run(tmp_path_factory) -> Path:
-    """corpus -> pack -> 2 steps of the debug model, through ``phi1 run``."""
+    """corpus -> pack -> 2 steps of the debug model, through ``phi1 run`` (which ends by
+    drawing the report)."""
     root = tmp_path_factory.mktemp("report")
     recipe = {
         "corpus": {"inputs": [f"educational={EDUCATIONAL}"]},

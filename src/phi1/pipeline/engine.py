@@ -1,0 +1,474 @@
+"""The engine of ``phi1 run``: plan every stage, then run them in order, one folder each.
+
+:func:`run` checks every section before the first stage starts (:func:`plan`), takes the
+run folder's lock, and runs each stage (:func:`run_stage`): skipped when its manifest says
+it finished with the same section and input digests, resumed in its folder when its last
+attempt did not finish, redone (the old folder moved to ``DIR/superseded/``) when its
+section or inputs changed or ``--from`` reaches it. The engine draws nothing: ``phi1 run``,
+which ends with the report, is composed above it (``phi1.report.commands.run``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import phi1.pipeline.stages as stages
+from phi1.errors import Phi1Error
+from phi1.io import atomic_write_json, sha256_json
+from phi1.pipeline.recipe import (
+    bind,
+    check_keys,
+    load_recipe,
+    merge,
+    pipeline_settings,
+    resolve,
+    section_of,
+)
+from phi1.pipeline.stages import Context, PipelineSettings, Skip, Stage
+from phi1.pipeline.state import (
+    FORMAT_VERSION,
+    MANIFEST,
+    STATE,
+    SUPERSEDED,
+    counts,
+    digest,
+    missing_outputs,
+    now,
+    read_manifest,
+)
+
+# ``--from`` reaches ``from_`` as an abbreviation (``from`` is a keyword); jsonargparse 4
+# warns that abbreviations go away in 5. Harmless with the pinned 4.x; silence the warning.
+warnings.filterwarnings("ignore", message="Option '--from' was expanded to '--from_'")
+
+
+def run(
+    recipe: str | None = None,
+    out: str | None = None,
+    from_: str | None = None,
+    *,
+    on_end: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """Run every stage of ``recipe`` into ``out``; return the run's state (pipeline.json).
+
+    ``from_`` redoes that stage and every later one. ``on_end(out)`` is called when the run
+    ends, done or failed but not interrupted, unless the recipe says ``pipeline.report:
+    false`` (``phi1 run`` passes the report there).
+    """
+    if recipe is None:
+        raise Phi1Error("run: --recipe FILE is required (recipes/smoke.yaml, recipes/tiny.yaml)")
+    if out is None:
+        raise Phi1Error("run: --out DIR is required")
+    names = [s.name for s in stages.STAGES]
+    if from_ is not None and from_ not in names:
+        raise Phi1Error(f"--from {from_!r}: no such stage; stages: {', '.join(names)}")
+    config = load_recipe(recipe)
+    settings = pipeline_settings(config, recipe)
+    root = Path(out)
+    planned = plan(config, settings, root, recipe)
+    with _lock(root), _sigterm_as_interrupt():
+        return _execute(planned, config, settings, root, recipe, from_, on_end)
+
+
+def check_recipe(
+    recipe: str | os.PathLike, out: str | os.PathLike = "run"
+) -> dict[str, str | None]:
+    """Check every section of a recipe against its stage's function without running
+    anything; return stage -> why it would be skipped (None: it runs)."""
+    config = load_recipe(recipe)
+    settings = pipeline_settings(config, recipe)
+    return {p.stage.name: p.skip for p in plan(config, settings, Path(out), str(recipe))}
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    stage: Stage
+    section: dict[str, Any] | None
+    func: Callable | None
+    skip: str | None  # why it does not run, known before anything runs
+
+
+def plan(
+    config: dict[str, Any], settings: PipelineSettings, root: Path, recipe: str | os.PathLike
+) -> list[Planned]:
+    """Resolve every stage and check every section against its function, before running."""
+    if settings.prune_tau <= 0 or settings.prune_tau > 1:
+        raise Phi1Error(f"{recipe}: pipeline.prune_tau must be in (0, 1]")
+    everything = Context(root, {s.name for s in stages.STAGES}, settings, planning=True)
+    return [_plan_stage(stage, config, settings, everything, recipe) for stage in stages.STAGES]
+
+
+def _plan_stage(
+    stage: Stage,
+    config: dict[str, Any],
+    settings: PipelineSettings,
+    everything: Context,
+    recipe: str | os.PathLike,
+) -> Planned:
+    section = section_of(config, stage)
+    if section is None:
+        return Planned(stage, None, None, "no section in the recipe")
+    missing = _missing_modules(stage)
+    if missing:
+        return Planned(stage, section, None, f"{', '.join(missing)} not in phi1 yet (not run)")
+    func = resolve(stage.func)
+    if func is None:  # its module imports one that has not landed
+        return Planned(stage, section, None, f"{stage.func} not in phi1 yet (not run)")
+    check_keys(stage.words, func, section, str(recipe))
+    try:
+        calls = stage.wire(everything)
+    except Skip:
+        calls = []
+    where = f"{recipe}: section {'.'.join(stage.section)}"
+    for wired in calls:
+        bind(func, merge(section, wired, where), where)
+    if stage.name == "decontam":
+        taus = section.get("settings", {}).get("taus")
+        if taus is not None and settings.prune_tau not in taus:
+            raise Phi1Error(
+                f"{recipe}: pipeline.prune_tau {settings.prune_tau} is not one of "
+                f"decontam.run.settings.taus {taus}"
+            )
+    return Planned(stage, section, func, None)
+
+
+def _missing_modules(stage: Stage) -> list[str]:
+    names = [stage.func.split(":")[0], *stage.modules]
+    return [m for m in names if importlib.util.find_spec(m) is None]
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _execute(
+    planned: list[Planned],
+    config: dict[str, Any],
+    settings: PipelineSettings,
+    root: Path,
+    recipe: str,
+    from_: str | None,
+    on_end: Callable[[Path], None] | None,
+) -> dict[str, Any]:
+    state_path = root / STATE
+    state: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "recipe": str(recipe),
+        "recipe_sha256": sha256_json(config),
+        "config": config,
+        "started": now(),
+        "finished": None,
+        "status": "running",
+        "stages": {},
+    }
+    ctx = Context(root, set(), settings)
+    n = len(planned)
+    _say(f"phi1 run: {recipe} -> {root} ({n} stages)")
+    forced = False
+    try:
+        for i, p in enumerate(planned, 1):
+            forced = forced or p.stage.name == from_
+            head = f"[{i:2d}/{n}] {p.stage.name:<10}"
+            state["stages"][p.stage.name] = run_stage(p, ctx, head, forced)
+            atomic_write_json(state_path, state)
+        state["status"] = "done"
+    except KeyboardInterrupt:
+        state["status"] = "interrupted"
+        _say("phi1 run: interrupted; finished stages are kept, re-run the same command to resume")
+        raise
+    except Phi1Error:
+        state["status"] = "failed"
+        raise
+    finally:
+        state["finished"] = now()
+        atomic_write_json(state_path, state)
+        if on_end is not None and settings.report and state["status"] != "interrupted":
+            on_end(root)
+    _say(f"phi1 run: done; stage folders in {root}")
+    return state
+
+
+def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, Any]:
+    """Run one planned stage (or skip it, or find it unchanged); return its entry in
+    pipeline.json. ``forced``: ``--from`` reached it."""
+    stage, root = p.stage, ctx.root
+    if p.skip is not None:
+        return _skipped(head, p.skip)
+    assert p.func is not None and p.section is not None
+    try:
+        calls = stage.wire(ctx)
+    except Skip as e:
+        return _skipped(head, str(e))
+    where = f"recipe section {'.'.join(stage.section)}"
+    args = [merge(p.section, w, where) for w in calls]
+    inputs = {s: (read_manifest(root / s) or {}).get("digest") for s in stage.reads if s in ctx.ran}
+    key = sha256_json({"stage": stage.name, "section": p.section, "inputs": inputs,
+                       "calls": [_relative(w, root) for w in calls]})  # fmt: skip
+    folder = root / stage.name
+    old = read_manifest(folder)
+    reason = _redo_reason(folder, old, key, forced)
+    if reason is None and old is not None:
+        if old.get("status") == "done" and not missing_outputs(folder, stage):
+            when = old["attempts"][-1].get("ended", "?") if old.get("attempts") else "?"
+            _say(f"{head} unchanged since {when}: skipped")
+            ctx.ran.add(stage.name)
+            return {"status": "unchanged", "digest": old.get("digest")}
+        _say(f"{head} resuming (the last attempt did not finish)")
+        manifest = old
+    else:
+        if reason is not None:
+            moved = _supersede(root, folder)
+            _say(f"{head} {reason}: redoing it; the old folder is kept in {moved}")
+        manifest = _new_manifest(stage, key, p.section, args, inputs)
+        _say(f"{head} running: {manifest['command']}")
+    folder.mkdir(parents=True, exist_ok=True)
+    attempt = _Attempt(folder, manifest)
+    _attempt(p, attempt, args, ctx.settings.launch.get(stage.name), head)
+    return _finish(stage, attempt, ctx, head)
+
+
+def _skipped(head: str, why: str) -> dict[str, Any]:
+    _say(f"{head} skipped: {why}")
+    return {"status": "skipped", "reason": why}
+
+
+def _redo_reason(folder: Path, old: dict | None, key: str, forced: bool) -> str | None:
+    """Why an existing stage folder is moved aside and the stage started afresh (None: it
+    is unchanged, or resumed)."""
+    if not folder.exists():
+        return None
+    if forced:
+        return "--from"
+    if old is None:
+        return "no manifest"
+    if old.get("key") != key:
+        return "its section or inputs changed"
+    return None
+
+
+def _new_manifest(
+    stage: Stage, key: str, section: dict[str, Any], args: list[dict], inputs: dict
+) -> dict[str, Any]:
+    return {
+        "stage": stage.name,
+        "command": "phi1 " + " ".join(stage.words) if stage.cli else stage.func,
+        "key": key,
+        "section": section,
+        "args": args,
+        "inputs": inputs,
+        "attempts": [],
+    }
+
+
+class _Attempt:
+    """One call of a stage, recorded in its manifest as it goes (a kill -9 leaves it
+    ``running``; the next attempt marks it ``killed``)."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]):
+        self.folder, self.manifest = folder, manifest
+        for earlier in manifest["attempts"]:
+            if earlier.get("status") == "running":  # its process died without a word
+                earlier["status"] = "killed"
+        manifest["status"] = "running"
+        self.record = {"started": now(), "status": "running", "pid": os.getpid()}
+        manifest["attempts"].append(self.record)
+        atomic_write_json(folder / MANIFEST, manifest)
+        self.t0, self.cpu0 = time.perf_counter(), _cpu_seconds()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def close(self, status: str, error: str | None = None) -> None:
+        self.record.update(status=status, ended=now(), seconds=round(self.elapsed(), 2))
+        self.record["cpu_seconds"] = round(_cpu_seconds() - self.cpu0, 2)
+        if error:
+            self.record["error"] = error
+        attempts = self.manifest["attempts"]
+        self.manifest["seconds"] = round(sum(a.get("seconds", 0) for a in attempts), 2)
+        self.manifest["status"] = status
+        atomic_write_json(self.folder / MANIFEST, self.manifest)
+
+
+def _attempt(
+    p: Planned, attempt: _Attempt, args: list[dict], launch: str | None, head: str
+) -> None:
+    """Call the stage's function once per wired call, logging its stdout to log.txt; an
+    interrupt or a failure is recorded in the manifest before it propagates."""
+    assert p.func is not None
+    folder = attempt.folder
+    try:
+        with (folder / "log.txt").open("a", encoding="utf-8") as log:
+            log.write(f"--- {now()} attempt {len(attempt.manifest['attempts'])}\n")
+            with contextlib.redirect_stdout(_Tee(sys.stdout, log)):  # type: ignore[type-var]
+                for call in args:
+                    _call(p.stage, p.func, call, launch)
+    except KeyboardInterrupt:
+        attempt.close("interrupted")
+        _say(f"{head} interrupted after {attempt.elapsed():.1f}s")
+        raise
+    except Exception as e:
+        message = str(e) if isinstance(e, Phi1Error) else f"{type(e).__name__}: {e}"
+        attempt.close("failed", message)
+        raise Phi1Error(
+            f"stage {p.stage.name} failed: {message} (finished stages are kept; fix it and "
+            f"re-run; log in {folder / 'log.txt'})"
+        ) from e
+
+
+def _finish(stage: Stage, attempt: _Attempt, ctx: Context, head: str) -> dict[str, Any]:
+    """Check that the stage wrote what it declares; record its digest and counts."""
+    folder, manifest = attempt.folder, attempt.manifest
+    missing = missing_outputs(folder, stage)
+    if missing:
+        # It returned without finishing: its work was handed to a cluster (datatrove's Slurm
+        # or Ray executor submits jobs and returns), or it is broken. Either way the next
+        # stage cannot start; a re-run calls it again, and it picks up what the jobs did.
+        attempt.close("incomplete", f"no {', '.join(missing)} yet")
+        _say(f"{head} returned without writing {', '.join(missing)}")
+        raise Phi1Error(
+            f"stage {stage.name} has not finished: no {', '.join(missing)} in {folder}. If it "
+            "submitted cluster jobs (executor slurm or ray), re-run this command when they are "
+            f"done; otherwise see {folder / 'log.txt'}"
+        )
+    manifest["digest"], manifest["artifacts"] = digest(folder, stage.artifacts)
+    manifest["counts"] = counts(stage, folder)
+    attempt.close("done")
+    ctx.ran.add(stage.name)
+    _say(f"{head} done in {manifest['attempts'][-1]['seconds']:.1f}s")
+    return {"status": "done", "digest": manifest["digest"], "seconds": manifest["seconds"]}
+
+
+def _call(stage: Stage, func: Callable, args: dict[str, Any], launch: str | None) -> None:
+    if launch is None:
+        func(**bind(func, args, f"recipe section {'.'.join(stage.section)}"))
+        return
+    cmd = [*shlex.split(launch), "-m", "phi1.cli", *stage.words, "--config", json.dumps(args)]
+    _say(f"         launch: {shlex.join(cmd[:-1])} '<section>'")
+    # stdout goes through this process, so the stage's log.txt gets it too; stderr
+    # (progress bars) goes straight to the terminal.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            sys.stdout.write(line.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    if rc != 0:
+        raise Phi1Error(f"{shlex.split(launch)[0]} exited with status {rc}")
+
+
+# --- the run folder ---------------------------------------------------------------------------
+
+
+class _Tee:
+    """Write to the terminal and to the stage's log."""
+
+    def __init__(self, *streams: TextIO):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _lock(root: Path) -> Iterator[None]:
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".lock"
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise Phi1Error(
+                f"{root} is in use by another phi1 run (pid {f.read().strip() or '?'})"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """``kill PID`` stops the run like Ctrl-C: the stage's finished work is flushed."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _supersede(root: Path, folder: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = root / SUPERSEDED / f"{folder.name}-{stamp}"
+    k = 1
+    while target.exists():
+        k += 1
+        target = root / SUPERSEDED / f"{folder.name}-{stamp}-{k}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    return target
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the stage's worker processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _relative(value: Any, root: Path) -> Any:
+    """Wired paths relative to the run folder, so a moved run folder keeps its keys."""
+    if isinstance(value, dict):
+        return {k: _relative(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative(v, root) for v in value]
+    if isinstance(value, str):
+        return value.replace(str(root), "<out>")
+    return value

@@ -1,0 +1,58 @@
+"""``phi1 report DIR`` and ``phi1 run``: the commands that end in the report.
+
+``phi1 run`` is the pipeline's engine followed by the report. It lives here, above both,
+because the layers run pipeline -> report -> cli: the report reads what the pipeline
+writes, so the pipeline may not import the report (not even lazily). The engine takes an
+``on_end`` hook instead, called when the run ends (done or failed, not interrupted) unless
+the recipe says ``pipeline.report: false``; this command passes the report there. Calling
+:func:`phi1.pipeline.run` directly runs the stages and draws nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from phi1 import pipeline
+from phi1.report.html import build_report
+
+
+def report(directory: str, out: str | None = None) -> None:
+    """Write the HTML report and summary JSON of a ``phi1 run`` folder.
+
+    Args:
+        directory: The run folder (``phi1 run --out DIR``).
+        out: Where the HTML goes (default: DIR/report.html); the JSON goes beside it.
+    """
+    path = build_report(directory, out)
+    print(f"report: {path}\nsummary: {path.with_suffix('.json')}")
+
+
+def run(
+    recipe: str | None = None,
+    out: str | None = None,
+    from_: str | None = None,
+) -> dict[str, Any]:
+    """Run the whole recipe, stage by stage, into one folder per stage under --out.
+
+    A re-run skips the stages whose section and inputs are unchanged and resumes the one
+    that was interrupted; see docs/PIPELINE.md. Ends by writing OUT/report.html (unless
+    the recipe sets pipeline.report: false).
+
+    Args:
+        recipe: The recipe YAML (recipes/smoke.yaml, tiny, phi-1-small, phi-1).
+        out: The run directory.
+        from_: ``--from STAGE``: redo this stage and every later one (their old folders
+            go to OUT/superseded/). Stages: corpus, annotate, classifier, filter, dedup,
+            textbooks, exercises, decontam, pack, pretrain, finetune, humaneval, graded.
+    """
+    return pipeline.run(recipe, out, from_, on_end=_write_report)
+
+
+def _write_report(root: Path) -> None:
+    try:
+        path = build_report(root)
+    except Exception as e:  # the report must never hide the run's own outcome
+        print(f"report: not written ({type(e).__name__}: {e})", flush=True)
+        return
+    print(f"report: {path}", flush=True)
