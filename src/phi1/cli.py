@@ -33,10 +33,10 @@ COMMANDS: dict[str, Any] = {
     "filter": "phi1.data.commands:filter_corpus",
     "dedup": "phi1.data.commands:dedup",
     "decontam": {
-        "run": "phi1.data.decontam.run:decontam_run",
-        "table": "phi1.data.decontam.run:decontam_table",
+        "run": "phi1.data.commands:decontam_run",
+        "table": "phi1.data.commands:decontam_table",
     },
-    "pack": "phi1.data.pack:pack_command",
+    "pack": "phi1.data.commands:pack",
     "pretrain": "phi1.train.commands:pretrain",
     "finetune": "phi1.train.commands:finetune",
     "eval": {
@@ -129,7 +129,9 @@ def function_parser(func: Any) -> Any:
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
     parser = ArgumentParser(exit_on_error=False)
-    parser.add_function_arguments(func, as_positional=False)
+    # as_group=False: a group named after the function would clash with a section of the
+    # same name (phi1 dedup takes a dedup: section).
+    parser.add_function_arguments(func, as_positional=False, as_group=False)
     return parser
 
 

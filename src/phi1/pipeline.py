@@ -433,7 +433,7 @@ class PipelineSettings:
 
     prune_tau: float = 0.9
     """Which decontaminated copy of the exercises is packed for finetuning (one of
-    ``decontam.run.settings.taus``)."""
+    ``decontam.run.decontam.taus``)."""
     launch: dict[str, str] = field(default_factory=dict)
     """Stage name -> a command prefix that runs it in a subprocess as ``<prefix> -m phi1.cli
     <command> --config <section>`` (``torchrun --nproc-per-node 8``); default: in-process."""
@@ -828,11 +828,11 @@ def _plan(
         for wired in calls:
             bind(func, _merge(section, wired, where), where)
         if stage.name == "decontam":
-            taus = section.get("settings", {}).get("taus")
+            taus = section.get("decontam", {}).get("taus")
             if taus is not None and settings.prune_tau not in taus:
                 raise Phi1Error(
                     f"{recipe}: pipeline.prune_tau {settings.prune_tau} is not one of "
-                    f"decontam.run.settings.taus {taus}"
+                    f"decontam.run.decontam.taus {taus}"
                 )
         plan.append(_Planned(stage, section, func, None))
     return plan

@@ -123,7 +123,7 @@ def test_failure_names_the_stage_and_keeps_finished_ones(tmp_path, run_phi1):
         ({"annotate": {"inputs": ["x.jsonl"]}}, "annotate.inputs is set by phi1 run"),
         ({"pipeline": {"launch": {"nope": "python"}}}, "pipeline.launch names no stage 'nope'"),
         ({"pipeline": {"prune_tau": 0.85}, "synth": {"exercises": {}},
-          "decontam": {"run": {"settings": {"taus": [0.9]}}}}, "prune_tau 0.85 is not one of"),
+          "decontam": {"run": {"decontam": {"taus": [0.9]}}}}, "prune_tau 0.85 is not one of"),
         ({"finetune": {"train": {"stepz": 3}}}, "stepz"),
     ],
 )  # fmt: skip

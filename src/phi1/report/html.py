@@ -572,10 +572,10 @@ def _contamination(run: _Run, s: _Section) -> None:
                            r.get("similar_problems"), "records": r.get("records")}  # fmt: skip
     results = sorted(run.dir("humaneval").glob("*/results.jsonl")) if run.ran("humaneval") else []
     if results and taus:
-        from phi1.data.decontam.run import decontam_table
+        from phi1.data.decontam.table import similarity_table
 
         with contextlib.redirect_stdout(io.StringIO()):
-            table = decontam_table(str(folder), [str(p) for p in results])
+            table = similarity_table(str(folder), [str(p) for p in results])
         # one column per evaluated model (results files are all named results.jsonl)
         cols = [p.parent.name for p in results]
         for splits in table["taus"].values():

@@ -11,8 +11,9 @@ a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) a
 (:mod:`phi1.sandbox.execute`) within ``timeout`` seconds. An example whose call runs over
 several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
 (:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
-than misread. Duplicates by normalized AST (names of the function, arguments and locals
-replaced, docstring dropped) are removed. Every reject is kept with its reason.
+than misread. Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`:
+function, argument and local names replaced by position, docstring dropped) are removed.
+Every reject is kept with its reason.
 
 Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
 ``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``, ``summary.json``.
@@ -35,8 +36,8 @@ from phi1.llm.base import LLM, Completion, GenParams, Request
 from phi1.llm.prompts import check_template, load_templates, render, template_hash
 from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
+from phi1.synth.dataset import finalize, model_name
 from phi1.synth.names import function_names
-from phi1.synth.textbooks import _model_name, finalize
 from phi1.synth.topics import leaves, tree_identity
 
 FIELDS = {"name", "topic", "difficulty", "examples"}
@@ -75,7 +76,7 @@ def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) 
     fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
     fp["templates"] = template_hash(templates, "exercise.system", "exercise.function")
     fp["topics"] = tree_identity()
-    fp["llm"] = _model_name(llm)
+    fp["llm"] = model_name(llm)
     return fp
 
 
@@ -275,7 +276,7 @@ assert _runner.failures == 0, (
 """
 
 
-def normalized_ast(source: str) -> str:
+def renamed_ast_dump(source: str) -> str:
     """A dump of the code with the function, argument and local names replaced by
     position and docstrings dropped: equal for solutions that differ only in naming."""
     tree = ast.parse(source)
@@ -400,7 +401,7 @@ def generate_exercises(
             jobs,
             llm,
             out / "generated",
-            postprocess=make_postprocess(settings, _model_name(llm), validator),
+            postprocess=make_postprocess(settings, model_name(llm), validator),
             settings=runner,
             fingerprint=exercise_fingerprint(settings, llm, templates),
             desc="exercises",
@@ -411,7 +412,6 @@ def generate_exercises(
         out,
         "exercises.jsonl",
         [j.id for j in jobs],
-        0.0,
         result.usage,
-        duplicate_key=lambda r: normalized_ast(r["text"]),
+        duplicate_key=lambda r: renamed_ast_dump(r["text"]),
     )
