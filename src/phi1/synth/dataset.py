@@ -1,5 +1,7 @@
-"""What the textbook and exercise generators share: the model's name in their records and
-fingerprints, and the last step of a run (collect, drop duplicates, write, summarise).
+"""What the textbook and exercise generators share: the job (two prompt templates rendered
+into a chat request, sampled with a per-job seed, every draw recorded), the meta a completion
+adds, the model's name in records and fingerprints, and the last step of a run (collect,
+drop duplicates, write, summarise).
 
 Layout it writes into ``out``: ``NAME.jsonl`` (the final records, in job order),
 ``rejects-dedup.jsonl`` (the duplicates dropped, each naming the record it repeats) and
@@ -14,9 +16,76 @@ from pathlib import Path
 from typing import Any
 
 from phi1.io import atomic_write_json, write_jsonl
-from phi1.llm.base import LLM
-from phi1.llm.runner import read_records, read_rejects
+from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.llm.prompts import render, template_hash
+from phi1.llm.runner import Job, read_records, read_rejects
+from phi1.synth.topics import tree_identity
 from phi1.text.minhash import DedupSettings, find_duplicates
+
+
+def chat_job(
+    kind: str,
+    index: int,
+    settings: Any,
+    templates: dict[str, str],
+    *,
+    user: str,
+    fields: dict[str, Any],
+    meta: dict[str, Any],
+    sample_seed: int,
+    stop: tuple[str, ...] = (),
+) -> Job:
+    """Job ``KIND-NNNNNNN``: templates ``KIND.system`` and ``user`` rendered with ``fields``,
+    sampled with the settings' ``max_tokens``, ``temperature``, ``top_p`` and
+    ``sample_seed``; ``meta`` gains the template, its hash and the seeds (the job's draws come
+    from ``random.Random(f"{settings.seed}:{kind}:{index}")``)."""
+    system = f"{kind}.system"
+    messages = [
+        {"role": "system", "content": render(templates, system, **fields)},
+        {"role": "user", "content": render(templates, user, **fields)},
+    ]
+    params = GenParams(
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        stop=stop,
+        seed=sample_seed,
+    )
+    meta = {
+        **meta,
+        "template": user,
+        "template_hash": template_hash(templates, system, user),
+        "seed": settings.seed,
+        "index": index,
+        "rng": f"random.Random('{settings.seed}:{kind}:{index}')",
+        "sample_seed": sample_seed,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+    }
+    return Job(f"{kind}-{index:07d}", Request(messages=messages, params=params), meta)
+
+
+def completion_meta(job: Job, completion: Completion, model: str) -> dict[str, Any]:
+    """The job's meta with what the completion adds: the model, why it ended, its tokens."""
+    return {
+        **job.meta,
+        "model": model,
+        "finish_reason": completion.finish_reasons[0],
+        "completion_tokens": completion.completion_tokens,
+    }
+
+
+def run_fingerprint(
+    kind: str, user: str, settings: Any, llm: LLM, templates: dict, *, leave_out: tuple = ()
+) -> dict[str, Any]:
+    """What fixes each job's content (the settings but ``n``, ``templates`` and
+    ``leave_out``; the two templates' hash; the topic tree; the model): a run directory
+    accepts only this configuration."""
+    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates", *leave_out)}
+    fp["templates"] = template_hash(templates, f"{kind}.system", user)
+    fp["topics"] = tree_identity()
+    fp["llm"] = model_name(llm)
+    return fp
 
 
 def model_name(llm: LLM) -> str:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phi1.llm.base import LLM, Completion, GenParams, Request
-from phi1.llm.prompts import check_template, load_templates, render, template_hash
+from phi1.llm.base import LLM, Completion
+from phi1.llm.prompts import check_template, load_templates
 from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
-from phi1.synth.dataset import finalize, model_name
-from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves, tree_identity
+from phi1.synth.dataset import chat_job, completion_meta, finalize, model_name, run_fingerprint
+from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves
 
 FIELDS = {"leaf", "subject", "area", "audience", "style", "words"}
 
@@ -60,11 +60,7 @@ class TextbookSettings:
 
 def textbook_fingerprint(settings: TextbookSettings, llm: LLM, templates: dict) -> dict:
     """What fixes each job's content: a run directory accepts only this configuration."""
-    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates")}
-    fp["templates"] = template_hash(templates, "textbook.system", "textbook.section")
-    fp["topics"] = tree_identity()
-    fp["llm"] = model_name(llm)
-    return fp
+    return run_fingerprint("textbook", "textbook.section", settings, llm, templates)
 
 
 def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list[Job]:
@@ -84,32 +80,16 @@ def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list
             "style": style,
             "words": settings.words,
         }
-        messages = [
-            {"role": "system", "content": render(templates, "textbook.system", **fields)},
-            {"role": "user", "content": render(templates, "textbook.section", **fields)},
-        ]
-        params = GenParams(
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            seed=sample_seed,
-        )
         meta = {
             "topic": topic.leaf,
             "subject": topic.subject,
             "area": topic.area,
             "audience": audience,
             "style": style,
-            "template": "textbook.section",
-            "template_hash": template_hash(templates, "textbook.system", "textbook.section"),
-            "seed": settings.seed,
-            "index": i,
-            "rng": f"random.Random('{settings.seed}:textbook:{i}')",
-            "sample_seed": sample_seed,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
         }
-        jobs.append(Job(f"textbook-{i:07d}", Request(messages=messages, params=params), meta))
+        job = chat_job("textbook", i, settings, templates, user="textbook.section",
+                       fields=fields, meta=meta, sample_seed=sample_seed)  # fmt: skip
+        jobs.append(job)
     return jobs
 
 
@@ -143,12 +123,7 @@ def check_section(text: str, finish_reason: str, settings: TextbookSettings) -> 
 def make_postprocess(settings: TextbookSettings, model: str):
     def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
         text, problem = check_section(completion.text, completion.finish_reasons[0], settings)
-        meta = {
-            **job.meta,
-            "model": model,
-            "finish_reason": completion.finish_reasons[0],
-            "completion_tokens": completion.completion_tokens,
-        }
+        meta = completion_meta(job, completion, model)
         record = {"text": text, "meta": meta}
         if problem:
             reason, _, detail = problem.partition(": ")
