@@ -48,7 +48,7 @@ def test_manifests_rerun_from_and_changed_sections(tmp_path, run_phi1):
     corpus, pack, pretrain = (manifest(run, s) for s in ran)
     assert pack["inputs"] == {"corpus": corpus["digest"]}
     assert pretrain["inputs"] == {"pack": pack["digest"]}
-    assert pack["section"] == {"workers": 1}
+    assert pack["section"] == {"pack": {"workers": 1}}
     assert pack["args"][0]["out"] == str(run / "pack" / "code")
     artifacts = next(s for s in pipeline.STAGES if s.name == "pretrain").artifacts
     digest, files = pipeline.digest(run / "pretrain", artifacts)
