@@ -36,7 +36,7 @@ from pathlib import Path
 
 from _machine import describe
 from phi1.data.decontam.features import ast_units, match_rates, parse_code
-from phi1.data.decontam.run import DecontamSettings, decontam_run
+from phi1.data.decontam.run import DecontamSettings, run_decontam
 from phi1.data.decontam.score import BenchmarkIndex, load_benchmark
 from phi1.io import read_jsonl, write_jsonl
 
@@ -97,7 +97,7 @@ def _cpu() -> float:
 
 def _run(data: Path, out: Path, settings: DecontamSettings) -> tuple[float, float, dict]:
     wall, cpu = time.perf_counter(), _cpu()
-    report = decontam_run(str(data), str(out), settings)
+    report = run_decontam(str(data), str(out), settings)
     return time.perf_counter() - wall, _cpu() - cpu, report
 
 

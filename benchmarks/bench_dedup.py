@@ -1,4 +1,4 @@
-"""MinHash near-duplicate removal: phi1.data.dedup against datasketch on the same texts.
+"""MinHash near-duplicate removal: phi1.text.minhash against datasketch on the same texts.
 
 Both sides get the same input (Python standard library files plus perturbed copies of some
 of them, so that duplicates exist), the same shingles (lower-cased word 5-grams), 128
@@ -18,8 +18,8 @@ import time
 import tracemalloc
 
 from _machine import describe
-from phi1.data.dedup import DedupSettings, find_duplicates
 from phi1.data.readers import read_source
+from phi1.text.minhash import DedupSettings, find_duplicates
 
 WORD = re.compile(r"[A-Za-z0-9_\x80-\U0010ffff]+")
 

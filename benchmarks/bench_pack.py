@@ -65,10 +65,10 @@ def peer(inputs: list[str], glob: str, out: str, q) -> None:
 def ours(inputs: list[str], glob: str, out: str, workers: int, q) -> None:
     import numpy as np
 
-    from phi1.data.pack import pack
+    from phi1.data.pack import PackSettings, pack
 
     t0 = time.perf_counter()
-    index = pack(inputs, out, glob=glob, workers=workers, progress=False)
+    index = pack(inputs, out, PackSettings(glob=glob, workers=workers), progress=False)
     seconds = time.perf_counter() - t0
     h = hashlib.sha256()
     for shard in index["shards"]:

@@ -54,7 +54,7 @@ def ours(preset: str, block: int, batch: int, steps: int, q) -> None:
 
     import numpy as np
 
-    from phi1.data.pack import write_index, write_tokens
+    from phi1.model.tokens import write_index, write_tokens
     from phi1.train.settings import DataSettings, LogSettings, TrainSettings
     from phi1.train.trainer import TrainJob, run
 

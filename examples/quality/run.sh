@@ -20,16 +20,17 @@ if step 1; then
 fi
 
 # 2. 330 documents, stratified by source, judged by the default local LLM
-#    (Qwen2.5-Coder-0.5B-Instruct through llama.cpp; --method auto = logprob for it).
+#    (Qwen2.5-Coder-0.5B-Instruct through llama.cpp; --annotate.method auto = logprob for it).
 if step 2; then
-    PHI1_LLAMA_THREADS=1 .venv/bin/phi1 annotate --out $R/annotations --n 330 --max_chars 1500
+    PHI1_LLAMA_THREADS=1 .venv/bin/phi1 annotate --out $R/annotations --annotate.n 330 \
+        --annotate.max_chars 1500
 fi
 
 # 3. Random forest on MiniLM embeddings of each file's first 256-token window. The 0.5B
 #    judge calls almost everything "high", so its P(high) ranks: the top half is "high".
 if step 3; then
-    .venv/bin/phi1 classifier train $R/annotations --out $R/classifier --max_chunks 1 \
-        --label_rule top:0.5 | tee $E/classifier.txt
+    .venv/bin/phi1 classifier train $R/annotations --out $R/classifier \
+        --classifier.max_chunks 1 --classifier.label_rule top:0.5 | tee $E/classifier.txt
 fi
 
 # 4. Score the deduplicated corpus and keep the top 20% of files (the paper kept ~17% of
@@ -38,7 +39,8 @@ fi
 #    another classifier on the same embedder.
 if step 4; then
     .venv/bin/phi1 filter --inputs $R/dedup/kept.jsonl --classifier $R/classifier \
-        --out $R/filtered --tasks 8 --top_fraction 0.2 --embed_cache $R/embed_cache \
+        --out $R/filtered --filter.tasks 8 --filter.top_fraction 0.2 \
+        --filter.embed_cache $R/embed_cache \
         | tee $E/filter.txt
 fi
 

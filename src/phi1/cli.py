@@ -36,10 +36,10 @@ COMMANDS: dict[str, Any] = {
     "filter": "phi1.data.commands:filter_corpus",
     "dedup": "phi1.data.commands:dedup",
     "decontam": {
-        "run": "phi1.data.decontam.run:decontam_run",
-        "table": "phi1.data.decontam.run:decontam_table",
+        "run": "phi1.data.commands:decontam_run",
+        "table": "phi1.data.commands:decontam_table",
     },
-    "pack": "phi1.data.pack:pack_command",
+    "pack": "phi1.data.commands:pack",
     "pretrain": "phi1.train.commands:pretrain",
     "finetune": "phi1.train.commands:finetune",
     "eval": {

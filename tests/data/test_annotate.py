@@ -199,13 +199,11 @@ def test_annotate_with_a_real_judge_resumes(tmp_path):
     llm = load_llm("smollm2-135m-instruct", n_threads=1)
     s = AnnotateSettings(n=4, max_tokens=24, method="generate")
     out = tmp_path / "ann"
-    first = annotate_corpus(corpus, out, llm_spec="smollm2-135m-instruct", settings=s, llm=llm,
-                            progress=False)  # fmt: skip
+    first = annotate_corpus(corpus, out, llm, s, judge="smollm2-135m-instruct", progress=False)
     assert first["annotated"] + first["unparseable"] == 4
     assert first["sources"] == {"a": {"documents": 3, "sampled": 2},
                                 "b": {"documents": 2, "sampled": 2}}  # fmt: skip
-    again = annotate_corpus(corpus, out, llm_spec="smollm2-135m-instruct", settings=s, llm=llm,
-                            progress=False)  # fmt: skip
+    again = annotate_corpus(corpus, out, llm, s, judge="smollm2-135m-instruct", progress=False)
     assert again["this_run"] == {"written": 0, "rejected": 0, "skipped": 4,
                                  "seconds": again["this_run"]["seconds"]}  # fmt: skip
     for reject in read_rejects(out):
@@ -240,8 +238,8 @@ def test_logprob_judge_is_graded_and_independent_of_order(tmp_path):
     assert all(0.0 < p < 1.0 for p in forward) and len(set(forward)) > 1
     assert probe.identity()["method"] == "logprob"
     corpus = [{"id": f"d{i}", "text": c, "meta": {"source": "s"}} for i, c in enumerate(codes)]
-    summary = annotate_corpus(corpus, tmp_path / "ann", llm_spec="smollm2-135m-instruct",
-                              settings=AnnotateSettings(n=4), llm=llm, progress=False)  # fmt: skip
+    summary = annotate_corpus(corpus, tmp_path / "ann", llm, AnnotateSettings(n=4),
+                              judge="smollm2-135m-instruct", progress=False)  # fmt: skip
     assert summary["settings"]["method"] == "logprob" and summary["annotated"] == 4
     by_id = {r["id"]: r for r in read_records(tmp_path / "ann")}
     for i, p in enumerate(forward):

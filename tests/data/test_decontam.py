@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from phi1.cli import main
-from phi1.data.decontam.run import DecontamSettings, decontam_run, decontam_table
+from phi1.data.commands import decontam_run, decontam_table
 from phi1.data.decontam.score import (
     BenchmarkIndex,
+    DecontamSettings,
     NeighbourSearch,
     RecordScore,
     judge,
@@ -288,8 +289,8 @@ def test_mbpp_benchmark_and_cli(tmp_path, capsys):
     rows = _generator().generate(30, 5) + [{"id": "copy-901", "text": copy}]
     write_jsonl(tmp_path / "data.jsonl", rows)
     argv = ["decontam", "run", str(tmp_path / "data.jsonl"), "--out", str(tmp_path / "out"),
-            "--settings.benchmark", f"mbpp:{ASSETS / 'mbpp_small.jsonl'}",
-            "--settings.embedder", "none", "--settings.taus", "[0.9]"]  # fmt: skip
+            "--decontam.benchmark", f"mbpp:{ASSETS / 'mbpp_small.jsonl'}",
+            "--decontam.embedder", "none", "--decontam.taus", "[0.9]"]  # fmt: skip
     assert main(argv) == 0
     assert "tau 0.9: removed 1 of 31 records" in capsys.readouterr().out
     (reject,) = read_jsonl(tmp_path / "out" / "rejects.jsonl")
@@ -299,9 +300,9 @@ def test_mbpp_benchmark_and_cli(tmp_path, capsys):
     assert main(["decontam", "run", str(tmp_path / "missing.jsonl"), "--out", "x"]) == 1
     assert "missing.jsonl: no such file" in capsys.readouterr().err
     bad = ["decontam", "run", str(tmp_path / "data.jsonl"), "--out", str(tmp_path / "o2"),
-           "--settings.embedder", "none", "--settings.taus", "[1.5]"]  # fmt: skip
+           "--decontam.embedder", "none", "--decontam.taus", "[1.5]"]  # fmt: skip
     assert main(bad) == 1
-    assert "settings.taus" in capsys.readouterr().err
+    assert "decontam.taus" in capsys.readouterr().err
 
 
 def test_invalid_json_names_the_line(tmp_path):
@@ -421,11 +422,11 @@ def test_a_recipe_section_fills_the_settings(tmp_path):
     write_jsonl(tmp_path / "data.jsonl", _generator().generate(5, 9))
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
-        "decontam:\n  run:\n    settings:\n      embedder: none\n      taus: [0.9, 0.7]\n"
+        "decontam:\n  run:\n    decontam:\n      embedder: none\n      taus: [0.9, 0.7]\n"
         "      ngram_n: 8\n"
     )
     argv = ["decontam", "run", str(tmp_path / "data.jsonl"), "--recipe", str(recipe),
-            "--out", str(tmp_path / "out"), "--settings.ngram_rule", "off"]  # fmt: skip
+            "--out", str(tmp_path / "out"), "--decontam.ngram_rule", "off"]  # fmt: skip
     assert main(argv) == 0
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert settings["taus"] == [0.9, 0.7] and settings["ngram_n"] == 8

@@ -13,12 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phi1.cli import main
-from phi1.data.pack import PackTokens, pack, write_index
+from phi1.data.pack import PackSettings, PackTokens, pack
 from phi1.errors import Phi1Error
 from phi1.model.tokenizer import get_tokenizer
-from phi1.train.loader import PackedDataset
+from phi1.model.tokens import PackedDataset, write_index
 
 EOT = 50256
+ONE = PackSettings(workers=1)
+TINY = PackSettings(shard_mb=0.001, workers=1)
+CONTENT = PackSettings(text_field="content", workers=1)
 
 
 def shard_tokens(out: Path) -> list[np.ndarray]:
@@ -51,9 +54,11 @@ def test_shards_decode_back_to_their_texts_with_one_eot_per_boundary(texts, shar
         src = write_jsonl(Path(tmp) / "docs.jsonl", [{"text": t} for t in texts])
         if not kept:
             with pytest.raises(Phi1Error, match="no documents"):
-                pack(src, Path(tmp) / "out", workers=1, progress=False)
+                pack(src, Path(tmp) / "out", PackSettings(workers=1), progress=False)
             return
-        index = pack(src, Path(tmp) / "out", shard_mb=shard_mb, workers=1, progress=False)
+        index = pack(
+            src, Path(tmp) / "out", PackSettings(shard_mb=shard_mb, workers=1), progress=False
+        )
         shards = shard_tokens(Path(tmp) / "out")
     assert index["documents"] == len(kept)
     assert index["tokens"] == sum(len(s) for s in shards)
@@ -86,22 +91,22 @@ def test_inputs_jsonl_parquet_raw_files_and_sources(tmp_path):
     pq.write_table(
         pa.table({"content": ["x = 1\n", "y = 2\n"]}), tmp_path / "in" / "sub" / "b.parquet"
     )
-    index = pack(tmp_path / "in" / "a.jsonl", tmp_path / "o1", workers=1, progress=False)
+    index = pack(tmp_path / "in" / "a.jsonl", tmp_path / "o1", ONE, progress=False)
     assert index["documents"] == 2 and index["skipped"] == {"empty": 1}
     assert set(index["sources"]) == {"stack", str(tmp_path / "in" / "a.jsonl")}
     assert index["tokenizer"] == get_tokenizer().identity()
 
     with pytest.raises(Phi1Error, match=r"record 1: missing field 'content'"):
-        pack(tmp_path / "in", tmp_path / "o2", text_field="content", progress=False, workers=1)
-    index = pack(
-        tmp_path / "in" / "sub", tmp_path / "o2", text_field="content", workers=1, progress=False
-    )
+        pack(tmp_path / "in", tmp_path / "o2", CONTENT, progress=False)
+    index = pack(tmp_path / "in" / "sub", tmp_path / "o2", CONTENT, progress=False)
     assert index["documents"] == 2
 
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "m.py").write_text("import os\n")
     (tmp_path / "code" / "bin.py").write_bytes(b"\xff\xfe\x00")
-    index = pack(tmp_path / "code", tmp_path / "o3", glob="*.py", workers=1, progress=False)
+    index = pack(
+        tmp_path / "code", tmp_path / "o3", PackSettings(glob="*.py", workers=1), progress=False
+    )
     assert index["documents"] == 1 and index["skipped"] == {"not_utf8": 1}
     assert shard_tokens(tmp_path / "o3")[0].tolist() == get_tokenizer().encode("import os\n") + [
         EOT
@@ -113,7 +118,7 @@ def test_resume_redoes_only_missing_shards_and_workers_do_not_change_output(tmp_
         tmp_path / "docs.jsonl",
         [{"text": f"def f{i}(x):\n    return x * {i}\n"} for i in range(300)],
     )
-    first = pack(src, tmp_path / "out", shard_mb=0.001, workers=1, progress=False)
+    first = pack(src, tmp_path / "out", TINY, progress=False)
     n = len(first["shards"])
     assert n >= 5
     # a kill after shard 2: later shards never written, a temporary file left behind
@@ -121,14 +126,14 @@ def test_resume_redoes_only_missing_shards_and_workers_do_not_change_output(tmp_
         (tmp_path / "out" / f"{name}.json").unlink()
     (tmp_path / "out" / ".shard-00003.bin.tmp999").write_bytes(b"\x00")
     (tmp_path / "out" / "index.json").unlink()
-    again = pack(src, tmp_path / "out", shard_mb=0.001, workers=1, progress=False)
+    again = pack(src, tmp_path / "out", TINY, progress=False)
     assert again["resumed_shards"] == n - 2
     assert again["content_sha256"] == first["content_sha256"]
-    parallel = pack(src, tmp_path / "par", shard_mb=0.001, workers=2, progress=False)
+    parallel = pack(src, tmp_path / "par", PackSettings(shard_mb=0.001, workers=2), progress=False)
     assert parallel["content_sha256"] == first["content_sha256"]
     # changed input: the stale shards are redone, not reused
     write_jsonl(src, [{"text": f"def g{i}(): pass\n"} for i in range(300)])
-    changed = pack(src, tmp_path / "out", shard_mb=0.001, workers=1, progress=False)
+    changed = pack(src, tmp_path / "out", TINY, progress=False)
     assert changed["resumed_shards"] == 0 and changed["content_sha256"] != first["content_sha256"]
 
 
@@ -152,7 +157,10 @@ def test_cli_packs_real_code_for_the_loader(tmp_path):
 
     src = Path(json_module.__file__).parent
     out = tmp_path / "tokens"
-    assert main(["pack", str(src), "--glob", "*.py", "--out", str(out), "--workers", "1"]) == 0
+    assert (
+        main(["pack", str(src), "--pack.glob", "*.py", "--out", str(out), "--pack.workers", "1"])
+        == 0
+    )
     ds = PackedDataset(out)
     index = ds.index
     assert index["documents"] == len(list(src.rglob("*.py")))
@@ -182,7 +190,7 @@ def test_datatrove_step_packs_on_its_executor(tmp_path):
         logging_dir=str(tmp_path / "logs"),
     ).run()
     index = write_index(out)
-    reference = pack(tmp_path / "in", tmp_path / "cli", workers=1, progress=False)
+    reference = pack(tmp_path / "in", tmp_path / "cli", ONE, progress=False)
     assert index["documents"] == reference["documents"] == 80
     assert index["tokens"] == reference["tokens"]
     assert index["sources"] == {

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phi1.data.classifier import QualityClassifier, TrainSettings, train_classifier
+from phi1.data.classifier import ClassifierSettings, QualityClassifier, train_classifier
 from phi1.data.filter import (
     FilterSettings,
     QualityFilter,
@@ -26,7 +26,7 @@ from phi1.errors import Phi1Error
 from phi1.llm.embed import load_embedder
 
 SANITY = Path(__file__).parents[1] / "assets" / "quality_sanity"
-SETTINGS = TrainSettings(max_chunks=1, n_estimators=60, test_size=0.25, seed=0)
+SETTINGS = ClassifierSettings(max_chunks=1, n_estimators=60, test_size=0.25, seed=0)
 
 
 def _write_annotations(folder: Path, records: list[dict], label_of) -> Path:
@@ -107,7 +107,9 @@ def test_retraining_reuses_embeddings_and_catches_tampering(trained, tmp_path):
     cache = copy / "embeddings.npz"
     before = cache.stat().st_mtime_ns
     ann = Path(json.loads((folder / "classifier.json").read_text())["annotations"])
-    report = train_classifier(ann, copy, TrainSettings(**{**SETTINGS.__dict__, "n_estimators": 7}))
+    report = train_classifier(
+        ann, copy, ClassifierSettings(**{**SETTINGS.__dict__, "n_estimators": 7})
+    )
     assert cache.stat().st_mtime_ns == before and report["settings"]["n_estimators"] == 7
     (copy / "model.joblib").write_bytes((copy / "model.joblib").read_bytes() + b"\0")
     with pytest.raises(Phi1Error, match="sha256"):
@@ -225,9 +227,9 @@ def test_label_rule_top_fraction_relabels_by_judge_score(tmp_path, sanity_record
     with pytest.raises(Phi1Error, match="both classes"):
         train_classifier(ones, tmp_path / "c", SETTINGS)
     with pytest.raises(Phi1Error, match="needs a score"):
-        train_classifier(ones, tmp_path / "c", TrainSettings(label_rule="top:0.5"))
+        train_classifier(ones, tmp_path / "c", ClassifierSettings(label_rule="top:0.5"))
     with pytest.raises(Phi1Error, match="label_rule"):
-        TrainSettings(label_rule="top:2")
+        ClassifierSettings(label_rule="top:2")
     # A judge that says "high" to everything but scores the educational files higher.
     graded = tmp_path / "graded"
     _write_annotations(graded, sanity_records, lambda r: "high")
@@ -237,6 +239,6 @@ def test_label_rule_top_fraction_relabels_by_judge_score(tmp_path, sanity_record
             row["score"] = 7.0 if _hand_label(r) == "high" else 6.0
             f.write(json.dumps(row) + "\n")
     shutil.copytree(trained[0], tmp_path / "clf")  # same documents: embeddings reused
-    settings = TrainSettings(**{**SETTINGS.__dict__, "label_rule": "top:0.5"})
+    settings = ClassifierSettings(**{**SETTINGS.__dict__, "label_rule": "top:0.5"})
     report = train_classifier(graded, tmp_path / "clf", settings)
     assert report["label_counts"] == {"low": 20, "high": 20} and report["label_score_cut"] == 7.0

@@ -17,6 +17,7 @@ from phi1.data.readers import (
     html_to_text,
     parse_source,
     read_corpus,
+    read_paths,
     read_source,
 )
 from phi1.errors import Phi1Error
@@ -241,3 +242,25 @@ def test_source_spec_round_trips(src_tree):
                  str(ASSETS / "stack_python.parquet"), "hf:org/data"):  # fmt: skip
         source = parse_source(spec)
         assert parse_source(source.spec) == source
+
+
+def test_strict_mode_reads_records_and_names_the_bad_line(tmp_path):
+    (tmp_path / "d").mkdir()
+    shard = tmp_path / "d" / "a.jsonl"
+    shard.write_text(
+        '{"id": "x", "text": "a = 1", "meta": {"source": "s"}}\n{"text": ""}\n{"text": "b"}\n'
+    )
+    stats = ReadStats()
+    assert list(read_paths([tmp_path / "d"], stats=stats)) == [
+        {"id": "x", "text": "a = 1", "meta": {"source": "s"}},
+        {"id": f"{shard}:3", "text": "b", "meta": {"source": str(tmp_path / "d")}},
+    ]
+    assert stats.read == 2 and stats.skipped == {"empty": 1}
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n{"text": \n')
+    with pytest.raises(Phi1Error, match=r"bad.jsonl:2: invalid JSON"):
+        list(read_paths([tmp_path / "bad.jsonl"]))
+    (tmp_path / "other.jsonl").write_text('{"body": "a"}\n')
+    with pytest.raises(Phi1Error, match=r"other.jsonl: record 1: missing field 'text'"):
+        list(read_paths([tmp_path / "other.jsonl"]))
+    with pytest.raises(Phi1Error, match="nope: no such file or directory"):
+        list(read_paths([tmp_path / "nope"]))

@@ -19,7 +19,7 @@ def cheap_recipe(steps: int = 4, save_interval: int = 2, **sections: dict) -> di
     """corpus -> pack -> pretrain (debug model, 32-token blocks): seconds on a CPU."""
     recipe = {
         "corpus": {"inputs": [f"educational={EDUCATIONAL}"]},
-        "pack": {"workers": 1},
+        "pack": {"pack": {"workers": 1}},
         "pretrain": {
             "model": "debug",
             "data": {"block_size": 32, "val_fraction": 0.1},

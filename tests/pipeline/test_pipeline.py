@@ -49,7 +49,7 @@ def test_manifests_rerun_from_and_changed_sections(tmp_path, run_phi1):
     corpus, pack, pretrain = (manifest(run, s) for s in ran)
     assert pack["inputs"] == {"corpus": corpus["digest"]}
     assert pretrain["inputs"] == {"pack": pack["digest"]}
-    assert pack["section"] == {"workers": 1}
+    assert pack["section"] == {"pack": {"workers": 1}}
     assert pack["args"][0]["out"] == str(run / "pack" / "code")
     artifacts = next(s for s in pipeline.STAGES if s.name == "pretrain").artifacts
     digest, files = pipeline.digest(run / "pretrain", artifacts)
@@ -124,7 +124,7 @@ def test_failure_names_the_stage_and_keeps_finished_ones(tmp_path, run_phi1):
         ({"annotate": {"inputs": ["x.jsonl"]}}, "annotate.inputs is set by phi1 run"),
         ({"pipeline": {"launch": {"nope": "python"}}}, "pipeline.launch names no stage 'nope'"),
         ({"pipeline": {"prune_tau": 0.85}, "synth": {"exercises": {}},
-          "decontam": {"run": {"settings": {"taus": [0.9]}}}}, "prune_tau 0.85 is not one of"),
+          "decontam": {"run": {"decontam": {"taus": [0.9]}}}}, "prune_tau 0.85 is not one of"),
         ({"finetune": {"train": {"stepz": 3}}}, "stepz"),
     ],
 )  # fmt: skip

@@ -27,7 +27,6 @@ def test_paper_scale_recipes_hand_heavy_stages_to_the_engines():
         recipe = load_recipe(REPO / "recipes" / f"{name}.yaml")
         assert recipe["pipeline"]["launch"]["pretrain"].startswith("torchrun")
         assert recipe["pipeline"]["launch"]["finetune"].startswith("torchrun")
-        assert recipe["filter"]["executor"] in ("slurm", "ray")
-        for section in (recipe["annotate"], recipe["synth"]["textbooks"]["llm"]):
-            spec = section.get("llm", section.get("model"))
-            assert spec.startswith("http") and "," in spec  # a fleet of servers
+        assert recipe["filter"]["filter"]["executor"] in ("slurm", "ray")
+        for llm in (recipe["annotate"]["llm"], recipe["synth"]["textbooks"]["llm"]):
+            assert llm["model"].startswith("http") and "," in llm["model"]  # a fleet of servers

@@ -143,3 +143,18 @@ def test_real_annotate_llm_string(tmp_path, run_phi1):
     path = write_recipe(tmp_path / "r.yaml", cheap_recipe(annotate={"llm": "q"}))
     rc, _, err = run_phi1("run", "--recipe", path, "--out", tmp_path / "run")
     assert rc == 1 and "annotate.llm is a section now: write llm: {model: q}" in err
+
+
+def test_a_renamed_section_renames_every_key_below_it():
+    """``decontam.run.settings`` became ``decontam.run.decontam``: any key under it names its
+    new spelling, in a recipe and as a flag; a flattened field names its section."""
+    decontam_run = resolve(stage_named("decontam").func)
+    with pytest.raises(Phi1Error) as e:
+        check_keys(["decontam", "run"], decontam_run, {"settings": {"taus": [0.9]}}, "r.yaml")
+    assert str(e.value) == "r.yaml: decontam.run.settings is now decontam.run.decontam"
+    with pytest.raises(Phi1Error, match=r"^--settings\.taus is now --decontam\.taus$"):
+        check_flags(["decontam", "run"], decontam_run, ["--settings.taus", "[0.9]"])
+    annotate_command = resolve(stage_named("annotate").func)
+    with pytest.raises(Phi1Error, match=r"^--n is now --annotate\.n$"):
+        check_flags(["annotate"], annotate_command, ["--n", "40"])
+    check_flags(["annotate"], annotate_command, ["--annotate.n", "40"])

@@ -30,7 +30,7 @@ def cheap_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
     recipe = {
         "corpus": {"inputs": [f"educational={EDUCATIONAL}"]},
-        "pack": {"workers": 1},
+        "pack": {"pack": {"workers": 1}},
         "pretrain": {
             "model": "debug",
             "data": {"block_size": 32, "val_fraction": 0.1},

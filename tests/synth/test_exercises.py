@@ -15,7 +15,7 @@ from phi1.synth.exercises import (
     doctest_program,
     fix_doctest_continuations,
     generate_exercises,
-    normalized_ast,
+    renamed_ast_dump,
     split_exercise,
 )
 from phi1.synth.stats import compute_stats
@@ -107,13 +107,13 @@ def test_validation_dedup_and_rejects_over_http(tmp_path):
     assert stats["coverage"]["function_names"] == 1
 
 
-def test_split_and_normalized_ast():
+def test_split_and_renamed_ast_dump():
     split = split_exercise(GOOD.replace("{name}", "f"), "f")
     assert split.examples == 2
-    assert normalized_ast(split.prompt + split.completion) == normalized_ast(
+    assert renamed_ast_dump(split.prompt + split.completion) == renamed_ast_dump(
         RENAMED.split("```python\n")[1].split("```")[0].replace("{name}", "g")
     )
-    assert normalized_ast("def f(a):\n    return a + 1\n") != normalized_ast(
+    assert renamed_ast_dump("def f(a):\n    return a + 1\n") != renamed_ast_dump(
         "def f(a):\n    return a - 1\n"
     )
     assert split_exercise(GOOD.replace("{name}", "f"), "g") == "wrong_function_name: defines f"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phi1.data.pack import write_index, write_tokens
+from phi1.model.tokens import write_index, write_tokens
 
 IDENTITY = {"name": "synthetic", "sha256": "0" * 64, "vocab_size": 50295}
 

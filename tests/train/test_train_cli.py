@@ -26,8 +26,8 @@ def losses(out: Path) -> list[float]:
 @pytest.mark.slow
 def test_pack_pretrain_finetune_on_the_standard_library(tmp_path):
     code, exercises = tmp_path / "tokens" / "code", tmp_path / "tokens" / "exercises"
-    assert main(["pack", str(STDLIB / "email"), "--glob", "*.py", "--out", str(code)]) == 0
-    assert main(["pack", str(STDLIB / "json"), "--glob", "*.py", "--out", str(exercises)]) == 0
+    assert main(["pack", str(STDLIB / "email"), "--pack.glob", "*.py", "--out", str(code)]) == 0
+    assert main(["pack", str(STDLIB / "json"), "--pack.glob", "*.py", "--out", str(exercises)]) == 0
 
     smoke = ["--recipe", str(RECIPES / "smoke.yaml")]
     pre = tmp_path / "pretrain"

@@ -47,7 +47,7 @@ def run(cmd: list[str], out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    from phi1.data.pack import write_index, write_tokens
+    from phi1.model.tokens import write_index, write_tokens
 
     rng = random.Random(0)
     tokens = np.array([rng.randrange(2000) for _ in range(32 * 60 + 1)], dtype=np.uint16)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from phi1.errors import Phi1Error
-from phi1.train.loader import PackedDataset, TokenLoader
+from phi1.model.tokens import PackedDataset
+from phi1.train.loader import TokenLoader
 
 T = 16
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from phi1.cli import main
-from phi1.data.pack import write_index, write_tokens
+from phi1.model.tokens import write_index, write_tokens
 
 GOLDEN = Path(__file__).parents[1] / "assets" / "train" / "golden_loss.json"
 

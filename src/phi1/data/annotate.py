@@ -29,7 +29,7 @@ from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, read_jsonl, sha256_json, write_jsonl
-from phi1.llm.base import LLM, Completion
+from phi1.llm.base import LLM, Completion, GenParams, Request
 
 # Named prompt templates. str.format fields: {code}, {kind}, {question}. A template may
 # carry worked examples (code, answer) that become earlier chat turns. The question is the
@@ -50,7 +50,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         ),
     },
     # For small local judges: two worked examples (written for phi1, not from any corpus),
-    # then the verdict; read out by next-token probability (--method logprob).
+    # then the verdict; read out by next-token probability (--annotate.method logprob).
     "educational_value_fewshot": {
         "user": "```python\n{code}\n```\n\n{question} Answer high or low.",
         "examples": [
@@ -88,7 +88,7 @@ def render_prompt(template: str, code: str, kind: str = "a Python source file") 
 
 
 class VerdictProbe(LLM):
-    """A judge read out by probability instead of generation (``--method logprob``).
+    """A judge read out by probability instead of generation (``--annotate.method logprob``).
 
     For each chat request it evaluates the prompt followed by the assistant's
     ``"Educational value:"`` and compares the next-token probabilities of " high" and
@@ -107,8 +107,8 @@ class VerdictProbe(LLM):
         super().__init__()
         if not all(hasattr(llm, a) for a in ("llama", "render_chat", "tokenize")):
             raise Phi1Error(
-                "annotate --method logprob needs a local llama.cpp judge (a registry name or "
-                "gguf:PATH); use --method generate for HTTP judges"
+                "annotate --annotate.method logprob needs a local llama.cpp judge (a registry name "
+                "or gguf:PATH); use --annotate.method generate for HTTP judges"
             )
         self.inner = llm
         self._prefix: list[int] | None = None
@@ -120,7 +120,7 @@ class VerdictProbe(LLM):
     def stream(self, requests: Iterable[Any]) -> Iterator[tuple[int, Completion]]:
         for i, request in enumerate(requests):
             if request.messages is None:
-                raise Phi1Error("annotate --method logprob takes chat requests")
+                raise Phi1Error("annotate --annotate.method logprob takes chat requests")
             p_high, n_prompt = self.p_high(request.messages)
             label = "high" if p_high >= 0.5 else "low"
             text = f"{VERDICT_PREFIX} {label}\nScore: {10 * p_high:.3f}\nP(high): {p_high:.6f}"
@@ -138,7 +138,7 @@ class VerdictProbe(LLM):
         if len(tokens) >= n_ctx:
             raise Phi1Error(
                 f"annotate: prompt of {len(tokens)} tokens does not fit the judge's context "
-                f"({n_ctx}); lower --max_chars"
+                f"({n_ctx}); lower --annotate.max_chars"
             )
         prefix = self._shared_prefix(messages, tokens)
         cached = (
@@ -433,7 +433,8 @@ def _allocate(sizes: dict[str, int], n: int, allocation: str) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class AnnotateSettings:
-    """What to sample and how to ask."""
+    """What to sample and how to ask; ``phi1 annotate`` takes it as ``annotate:`` (the judge
+    itself is the ``llm:`` section)."""
 
     n: int = 300
     """Documents to annotate."""
@@ -476,110 +477,114 @@ def truncate(text: str, max_chars: int) -> tuple[str, bool]:
 def annotate_corpus(
     records: Iterable[dict],
     out_dir: str | Path,
-    *,
-    llm_spec: str = DEFAULT_JUDGE,
+    llm: LLM,
     settings: AnnotateSettings | None = None,
-    llm: Any = None,
+    *,
+    judge: str = DEFAULT_JUDGE,
     runner_settings: Any = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Sample, ask, parse; returns the summary written to ``annotate.json``.
-
-    ``llm`` may be given already loaded (tests); otherwise ``llm_spec`` is loaded. A re-run
-    into the same directory reuses the sample and skips documents already answered.
-    """
-    from phi1.llm import GenParams, load_llm
-    from phi1.llm.base import Request
-    from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
+    """Sample, ask ``llm`` (loaded; ``judge`` is its name in every record), parse; returns the
+    summary written to ``annotate.json``. A re-run into the same directory reuses the sample
+    and skips documents already answered."""
+    from phi1.llm.runner import RunnerSettings, read_records, read_rejects, run_jobs
 
     s = settings or AnnotateSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sample_path, meta_path = out / "sample.jsonl", out / "annotate.json"
-    sample_id = {"n": s.n, "seed": s.seed, "allocation": s.allocation}
-    previous = read_json(meta_path) if meta_path.exists() else {}
-    if sample_path.exists() and previous.get("sample_settings") == sample_id:
-        sample = list(read_jsonl(sample_path, required=("id", "text")))
-        counts = previous.get("sources", {})
-        print(f"annotate: reusing the sample of {len(sample)} documents in {sample_path}")
-    else:
-        sample, counts = stratified_sample(records, s.n, seed=s.seed, allocation=s.allocation)
-        write_jsonl(sample_path, sample)
-        atomic_write_json(meta_path, {**previous, "sample_settings": sample_id, "sources": counts})
-        print(f"annotate: sampled {len(sample)} documents ({_counts_line(counts)})")
-
-    if llm is None:
-        llm = load_llm(llm_spec)
+    sample = _sample(records, out, s)
     method = s.method
     if method == "auto":
         method = "logprob" if hasattr(llm, "llama") else "generate"
-    judge = VerdictProbe(llm) if method == "logprob" else llm
-    template_name = s.template or DEFAULT_TEMPLATE[method]
-    template = TEMPLATES[template_name]
+    asked = VerdictProbe(llm) if method == "logprob" else llm
+    template = s.template or DEFAULT_TEMPLATE[method]
     params = GenParams(max_tokens=s.max_tokens, temperature=0.0, seed=s.seed)
-    docs = {r["id"]: r for r in sample}
-
-    def jobs() -> Iterable[Job]:
-        for r in sample:
-            code, cut = truncate(r["text"], s.max_chars)
-            kind = "a StackOverflow question with answers" if r["meta"].get("reader") == (
-                "stackoverflow") else "a Python source file"  # fmt: skip
-            yield Job(
-                id=r["id"],
-                request=Request(messages=render_prompt(template_name, code, kind), params=params),
-                meta={"truncated": cut},
-            )
-
-    def postprocess(job: Job, completion: Any) -> dict | Reject:
-        raw = completion.text
-        meta = {
-            "template": template_name,
-            "method": method,
-            "judge": llm_spec,
-            "raw": raw,
-            "truncated": job.meta["truncated"],
-            "source": docs[job.id]["meta"].get("source"),
-            "path": docs[job.id]["meta"].get("path"),
-            "seed": s.seed,
-        }
-        found = parse_judgement(raw)
-        if found is None:
-            return Reject("unparseable", record={"id": job.id, "meta": meta}, detail=raw[:300])
-        if method == "logprob":
-            meta["p_high"] = float(raw.rsplit("P(high):", 1)[1])
-        return {"label": found.label, "score": found.score, "rationale": found.rationale,
-                "meta": meta}  # fmt: skip
-
     fingerprint = {
         "method": method,
-        "template": template_name,
-        "template_sha256": sha256_json(template),
-        "judge": llm_spec,
+        "template": template,
+        "template_sha256": sha256_json(TEMPLATES[template]),
+        "judge": judge,
         "max_chars": s.max_chars,
         "params": params.to_dict(),
         "sample_seed": s.seed,
         "allocation": s.allocation,
     }
+    meta = {"template": template, "method": method, "judge": judge, "seed": s.seed}
     runner = runner_settings or RunnerSettings(progress=progress, flush_every=1)
     result = run_jobs(
-        list(jobs()), judge, out, postprocess=postprocess, settings=runner,
+        _jobs(sample, template, params, s.max_chars), asked, out,
+        postprocess=_postprocess({r["id"]: r for r in sample}, meta), settings=runner,
         fingerprint=fingerprint, desc="annotate",
     )  # fmt: skip
-    records = read_records(out)
-    labels = Counter(r["label"] for r in records)
+    annotated = read_records(out)
+    labels = Counter(r["label"] for r in annotated)
     summary = {
-        **read_json(meta_path),
-        "settings": {**asdict(s), "method": method, "template": template_name},
-        "judge": llm_spec,
-        "llm": judge.identity(),
-        "annotated": len(records),
+        **read_json(out / "annotate.json"),
+        "settings": {**asdict(s), "method": method, "template": template},
+        "judge": judge,
+        "llm": asked.identity(),
+        "annotated": len(annotated),
         "labels": dict(sorted(labels.items())),
         "unparseable": sum(1 for r in read_rejects(out) if r["reason"] == "unparseable"),
         "this_run": {"written": result.written, "rejected": result.rejected,
                      "skipped": result.skipped, "seconds": round(result.seconds, 1)},
     }  # fmt: skip
-    atomic_write_json(meta_path, summary)
+    atomic_write_json(out / "annotate.json", summary)
     return summary
+
+
+def _sample(records: Iterable[dict], out: Path, s: AnnotateSettings) -> list[dict]:
+    """The sample in ``out/sample.jsonl`` when it was drawn with these settings, else a new
+    one (written there, its per-source counts into ``annotate.json``)."""
+    sample_path, meta_path = out / "sample.jsonl", out / "annotate.json"
+    sample_id = {"n": s.n, "seed": s.seed, "allocation": s.allocation}
+    previous = read_json(meta_path) if meta_path.exists() else {}
+    if sample_path.exists() and previous.get("sample_settings") == sample_id:
+        sample = list(read_jsonl(sample_path, required=("id", "text")))
+        print(f"annotate: reusing the sample of {len(sample)} documents in {sample_path}")
+        return sample
+    sample, counts = stratified_sample(records, s.n, seed=s.seed, allocation=s.allocation)
+    write_jsonl(sample_path, sample)
+    atomic_write_json(meta_path, {**previous, "sample_settings": sample_id, "sources": counts})
+    print(f"annotate: sampled {len(sample)} documents ({_counts_line(counts)})")
+    return sample
+
+
+def _jobs(sample: list[dict], template: str, params: GenParams, max_chars: int) -> list[Any]:
+    from phi1.llm.runner import Job
+
+    jobs = []
+    for r in sample:
+        code, cut = truncate(r["text"], max_chars)
+        kind = "a StackOverflow question with answers" if r["meta"].get("reader") == (
+            "stackoverflow") else "a Python source file"  # fmt: skip
+        request = Request(messages=render_prompt(template, code, kind), params=params)
+        jobs.append(Job(id=r["id"], request=request, meta={"truncated": cut}))
+    return jobs
+
+
+def _postprocess(docs: dict[str, dict], meta: dict[str, Any]) -> Any:
+    """The runner's postprocess: a judge's answer -> an annotation record, or a reject."""
+    from phi1.llm.runner import Reject
+
+    def postprocess(job: Any, completion: Completion) -> dict | Reject:
+        raw = completion.text
+        doc = docs[job.id]["meta"]
+        record_meta = {
+            "template": meta["template"], "method": meta["method"], "judge": meta["judge"],
+            "raw": raw, "truncated": job.meta["truncated"], "source": doc.get("source"),
+            "path": doc.get("path"), "seed": meta["seed"],
+        }  # fmt: skip
+        found = parse_judgement(raw)
+        if found is None:
+            return Reject("unparseable", record={"id": job.id, "meta": record_meta},
+                          detail=raw[:300])  # fmt: skip
+        if meta["method"] == "logprob":
+            record_meta["p_high"] = float(raw.rsplit("P(high):", 1)[1])
+        return {"label": found.label, "score": found.score, "rationale": found.rationale,
+                "meta": record_meta}  # fmt: skip
+
+    return postprocess
 
 
 def _counts_line(counts: dict[str, dict[str, int]]) -> str:

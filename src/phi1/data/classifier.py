@@ -29,8 +29,8 @@ MODEL_FILE, META_FILE = "model.joblib", "classifier.json"
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    """How the classifier is trained."""
+class ClassifierSettings:
+    """How the classifier is trained; ``phi1 classifier train`` takes it as ``classifier:``."""
 
     embedder: str = "minilm"
     """Embedder spec: minilm, hf:PATH, phi1:DIR, gguf:PATH."""
@@ -53,7 +53,7 @@ class TrainSettings:
     label_rule: str = "judge"
     """judge: the judge's labels; top:F: the share F of documents with the judge's highest
     scores are "high", the rest "low" (for weak judges whose labels are nearly all the same
-    but whose scores still rank; see annotate --method logprob)."""
+    but whose scores still rank; see annotate.method logprob)."""
 
     def __post_init__(self) -> None:
         label_top_fraction(self.label_rule)  # validates
@@ -64,12 +64,12 @@ class TrainSettings:
 
 
 def train_classifier(
-    annotations_dir: str | Path, out_dir: str | Path, settings: TrainSettings | None = None
+    annotations_dir: str | Path, out_dir: str | Path, settings: ClassifierSettings | None = None
 ) -> dict[str, Any]:
     """Train, evaluate and save; returns the report (``text`` holds the printable summary)."""
     from phi1.data.annotate import load_annotations
 
-    s = settings or TrainSettings()
+    s = settings or ClassifierSettings()
     annotations, docs = load_annotations(annotations_dir)
     if not annotations:
         raise Phi1Error(f"{annotations_dir}: no annotations yet (run phi1 annotate first)")
@@ -180,7 +180,9 @@ def embed_cached(
     return X
 
 
-def _fit_and_evaluate(X: np.ndarray, y: np.ndarray, s: TrainSettings) -> tuple[Any, dict, tuple]:
+def _fit_and_evaluate(
+    X: np.ndarray, y: np.ndarray, s: ClassifierSettings
+) -> tuple[Any, dict, tuple]:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import (
         accuracy_score,

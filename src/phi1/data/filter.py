@@ -11,8 +11,8 @@ Two pipelines, each resumable per task (datatrove marks finished tasks in ``logs
    dropped go to ``rejects/`` as ``{"id", "reason", "score", "record"}``) ->
    :class:`RecordWriter` into ``kept/``.
 
-``--top_fraction`` turns into a threshold (the score quantile over ``scored/``) before the
-second pipeline. Changing only the threshold re-runs the cheap second pipeline and reuses the
+``--filter.top_fraction`` turns into a threshold (the score quantile over ``scored/``) before
+the second pipeline. Changing only the threshold re-runs the cheap second pipeline and reuses the
 scores. The run ends with ``summary.json`` (counts, reasons, skips, speed) and ``report.md``
 (the highest- and lowest-scored documents).
 
@@ -48,7 +48,7 @@ _LOADED: dict[tuple[str, str | None, str | None], Any] = {}
 
 @dataclass(frozen=True)
 class FilterSettings:
-    """What to keep and how to run."""
+    """What to keep and how to run; ``phi1 filter`` takes it as ``filter:``."""
 
     threshold: float | None = None
     """Keep documents scoring at least this (default 0.5 when top_fraction is not set)."""
@@ -72,7 +72,7 @@ class FilterSettings:
 
     def __post_init__(self) -> None:
         if self.threshold is not None and self.top_fraction is not None:
-            raise Phi1Error("filter: give --threshold or --top_fraction, not both")
+            raise Phi1Error("filter: give --filter.threshold or --filter.top_fraction, not both")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise Phi1Error(f"filter: threshold must be in [0, 1], got {self.threshold}")
         if self.top_fraction is not None and not 0.0 < self.top_fraction <= 1.0:

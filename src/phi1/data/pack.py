@@ -3,13 +3,8 @@
 Each document is tokenized with the tokenizer's fast batch path and followed by exactly one
 ``<|endoftext|>`` (50256); documents are concatenated in input order (the paper joins files
 with ``<|endoftext|>`` and slices the stream into 2048-token sequences; the slicing happens
-in :mod:`phi1.train.loader`). Layout of the output directory::
-
-    shard-00000.bin    raw little-endian uint16 token ids, whole documents only
-    shard-00000.json   that shard's record: documents, tokens, sources, sha256 of the bytes,
-                       and the fingerprint of the input text it was made from
-    index.json         the dataset: shards in stream order, totals, tokens per source, the
-                       tokenizer's identity and a content hash over the shards
+in :mod:`phi1.train.loader`). The on-disk format (shards, their records, ``index.json``) is
+:mod:`phi1.model.tokens`; inputs are read by the strict mode of :mod:`phi1.data.readers`.
 
 Work is cut into shards by input text size, which is known before tokenizing, so shards are
 tokenized in parallel processes, the output does not depend on the worker count, and a
@@ -33,118 +28,52 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
+from phi1.data.readers import ReadStats, read_paths
 from phi1.errors import Phi1Error
-from phi1.io import atomic_write_bytes, atomic_write_json, read_json, read_jsonl, sha256_json
+from phi1.io import read_json
+from phi1.model.tokens import DTYPE, shard_is_complete, write_index, write_tokens
 
-FORMAT = "phi1-tokens"
-VERSION = 1
-DTYPE = "<u2"  # little-endian uint16: the tokenizer's 50295 ids fit
-RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 ENCODE_BATCH = 256  # documents per encode_batch call inside a shard
 
 Doc = tuple[str, str]  # (text, source)
 
 
+@dataclass(frozen=True)
+class PackSettings:
+    """How documents are read and cut into shards; ``phi1 pack`` takes it as ``pack:``."""
+
+    text_field: str = "text"
+    """The field (JSONL) or column (Parquet) that holds the text."""
+    glob: str | None = None
+    """In directories, take the files matching this pattern instead of JSONL/Parquet; files
+    that are not JSONL/Parquet are one document each (``*.py`` packs source files)."""
+    shard_mb: float = 32.0
+    """Megabytes of input text per shard (the unit of parallelism and resume)."""
+    workers: int | None = None
+    """Tokenizer processes (default: one per CPU core)."""
+
+    def __post_init__(self) -> None:
+        if self.shard_mb <= 0:
+            raise Phi1Error(f"pack: shard_mb must be positive, got {self.shard_mb}")
+
+
 # -- reading documents -------------------------------------------------------------------
 
 
-class DocumentReader:
-    """Stream ``(text, source)`` from JSONL / Parquet files, raw files, or directories of them.
-
-    The source of a document is its record's ``meta.source`` when it has one, else the input
-    path as given. Empty texts, and raw files that are not UTF-8, are counted in
-    :attr:`skipped` and left out.
-    """
-
-    def __init__(self, inputs: Iterable[str], *, text_field: str = "text", glob: str | None = None):
-        self.inputs = [str(p) for p in inputs]
-        self.text_field = text_field
-        self.glob = glob
-        self.skipped: dict[str, int] = {}
-
-    def __iter__(self) -> Iterator[Doc]:
-        if not self.inputs:
-            raise Phi1Error("pack: no inputs given")
-        for arg in self.inputs:
-            path = Path(arg)
-            if path.is_dir():
-                files = self._list_dir(path)
-                if not files:
-                    pattern = self.glob or "*" + ", *".join(RECORD_SUFFIXES)
-                    raise Phi1Error(f"{path}: no files matching {pattern}")
-                for file in files:
-                    yield from self._read_file(file, arg)
-            elif path.exists():
-                yield from self._read_file(path, arg)
-            else:
-                raise Phi1Error(f"{path}: no such file or directory")
-
-    def _list_dir(self, path: Path) -> list[Path]:
-        if self.glob:
-            files = path.rglob(self.glob)
-        else:
-            files = (p for p in path.rglob("*") if p.name.endswith(RECORD_SUFFIXES))
-        return sorted(p for p in files if p.is_file())
-
-    def _skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-
-    def _read_file(self, path: Path, source: str) -> Iterator[Doc]:
-        name = path.name
-        if name.endswith(".parquet"):
-            rows = self._parquet(path, source)
-        elif name.endswith((".jsonl", ".jsonl.gz")):
-            rows = self._jsonl(path, source)
-        else:
-            rows = self._raw(path, source)
-        for text, src in rows:
-            if text:
-                yield text, src
-            else:
-                self._skip("empty")
-
-    def _raw(self, path: Path, source: str) -> Iterator[Doc]:
-        try:
-            yield path.read_bytes().decode("utf-8"), source
-        except UnicodeDecodeError:
-            self._skip("not_utf8")
-
-    def _record(self, row: dict, where: str, source: str) -> Doc:
-        text = row.get(self.text_field)
-        if text is None:
-            raise Phi1Error(f"{where}: missing field {self.text_field!r}")
-        if not isinstance(text, str):
-            raise Phi1Error(f"{where}: field {self.text_field!r} is {type(text).__name__}, not str")
-        meta = row.get("meta")
-        src = meta.get("source") if isinstance(meta, dict) else None
-        return text, str(src) if src else source
-
-    def _jsonl(self, path: Path, source: str) -> Iterator[Doc]:
-        for i, row in enumerate(read_jsonl(path), 1):  # .jsonl or .jsonl.gz
-            yield self._record(row, f"{path}: record {i}", source)
-
-    def _parquet(self, path: Path, source: str) -> Iterator[Doc]:
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:  # pyarrow raises several types for a damaged file
-            raise Phi1Error(f"{path}: not a readable Parquet file ({e})") from None
-        names = pf.schema_arrow.names
-        if self.text_field not in names:
-            raise Phi1Error(
-                f"{path}: no column {self.text_field!r} (columns: {', '.join(names)}); "
-                "choose one with --text_field"
-            )
-        for batch in pf.iter_batches(batch_size=1024, columns=[self.text_field]):
-            for text in batch.column(0).to_pylist():
-                yield (text or ""), source
+def read_documents(
+    inputs: Iterable[str], settings: PackSettings, stats: ReadStats
+) -> Iterator[Doc]:
+    """``(text, source)`` of every non-empty document (:func:`phi1.data.readers.read_paths`)."""
+    s = settings
+    for record in read_paths(inputs, text_field=s.text_field, glob=s.glob, stats=stats):
+        yield record["text"], record["meta"]["source"]
 
 
 def chunk_documents(docs: Iterable[Doc], shard_chars: int) -> Iterator[list[Doc]]:
@@ -230,7 +159,7 @@ def write_shard(
     meta_path, bin_path = out_dir / f"{name}.json", out_dir / f"{name}.bin"
     if meta_path.exists() and bin_path.exists():
         old = read_json(meta_path)
-        if old.get("input_sha256") == fp and bin_path.stat().st_size == 2 * old.get("tokens", -1):
+        if old.get("input_sha256") == fp and shard_is_complete(bin_path, old):
             return {**old, "resumed": True}
     pieces, sources = [], {}
     for i in range(0, len(docs), ENCODE_BATCH):
@@ -255,102 +184,32 @@ def write_shard(
     return {**meta, "resumed": False}
 
 
-def write_tokens(
-    out_dir: str | os.PathLike,
-    name: str,
-    tokens: np.ndarray,
-    *,
-    documents: int,
-    sources: dict[str, dict[str, int]],
-    input_sha256: str,
-    tokenizer: dict,
-    eot_id: int,
-) -> dict:
-    """Write already-tokenized ids as shard ``name`` (``.bin`` first, then its ``.json``)."""
-    out_dir = Path(out_dir)
-    blob = np.ascontiguousarray(tokens, dtype=DTYPE).tobytes()
-    meta = {
-        "file": f"{name}.bin",
-        "documents": documents,
-        "tokens": len(blob) // 2,
-        "sources": sources,
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "input_sha256": input_sha256,
-        "tokenizer": tokenizer,
-        "eot_id": eot_id,
-    }
-    atomic_write_bytes(out_dir / meta["file"], blob)
-    atomic_write_json(out_dir / f"{name}.json", meta)
-    return meta
-
-
 def _write_shard_task(out_dir: str, name: str, docs: list[Doc]) -> dict:
     return write_shard(out_dir, name, docs, threads=1)  # one process per core already
 
 
-def write_index(out_dir: str | os.PathLike, metas: list[dict] | None = None, **extra: Any) -> dict:
-    """Join shard records into ``index.json``; ``metas=None`` takes every ``shard-*.json``.
-
-    The datatrove path calls this once after all tasks finished. An empty dataset raises.
-    """
-    out_dir = Path(out_dir)
-    if metas is None:
-        metas = [read_json(p) for p in sorted(out_dir.glob("shard-*.json"))]
-    metas = [{k: v for k, v in m.items() if k != "resumed"} for m in metas]
-    documents = sum(m["documents"] for m in metas)
-    if documents == 0:
-        raise Phi1Error(f"{out_dir}: no documents to pack (the inputs hold no non-empty text)")
-    identities = {json.dumps(m["tokenizer"], sort_keys=True) for m in metas}
-    if len(identities) > 1:
-        raise Phi1Error(f"{out_dir}: shards were packed with different tokenizers; re-pack")
-    sources: dict[str, dict[str, int]] = {}
-    for m in metas:
-        for src, c in m["sources"].items():
-            entry = sources.setdefault(src, {"documents": 0, "tokens": 0})
-            entry["documents"] += c["documents"]
-            entry["tokens"] += c["tokens"]
-    tok = metas[0]["tokenizer"]
-    index = {
-        "format": FORMAT,
-        "version": VERSION,
-        "dtype": "uint16",
-        "eot_id": metas[0]["eot_id"],
-        "tokenizer": tok,
-        "documents": documents,
-        "tokens": sum(m["tokens"] for m in metas),
-        "sources": dict(sorted(sources.items())),
-        "shards": [{k: m[k] for k in ("file", "documents", "tokens", "sha256")} for m in metas],
-        "content_sha256": sha256_json([m["sha256"] for m in metas]),
-        **extra,
-    }
-    atomic_write_json(out_dir / "index.json", index)
-    return index
-
-
-# -- the command -------------------------------------------------------------------------
+# -- packing ---------------------------------------------------------------------------
 
 
 def pack(
     inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out: str | os.PathLike,
+    settings: PackSettings | None = None,
     *,
-    text_field: str = "text",
-    glob: str | None = None,
-    shard_mb: float = 32.0,
-    workers: int | None = None,
     progress: bool = True,
 ) -> dict:
     """Pack documents into token shards under ``out``; return the index (also ``index.json``)."""
+    s = settings or PackSettings()
     inputs = [str(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(map(str, inputs))
+    if not inputs:
+        raise Phi1Error("pack: no inputs given")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if shard_mb <= 0:
-        raise Phi1Error(f"pack: shard_mb must be positive, got {shard_mb}")
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, s.workers or os.cpu_count() or 1)
     # index.json marks a finished pack; a run that stops half way leaves none.
     (out / "index.json").unlink(missing_ok=True)
-    reader = DocumentReader(inputs, text_field=text_field, glob=glob)
-    chunks = chunk_documents(reader, int(shard_mb * 1e6))
+    stats = ReadStats()
+    chunks = chunk_documents(read_documents(inputs, s, stats), int(s.shard_mb * 1e6))
     start = time.perf_counter()
     metas: list[dict] = []
     bar = _progress(progress)
@@ -371,8 +230,8 @@ def pack(
         out,
         metas,
         inputs=inputs,
-        text_field=text_field,
-        skipped=dict(sorted(reader.skipped.items())),
+        text_field=s.text_field,
+        skipped=dict(sorted(stats.skipped.items())),
     )
     index["resumed_shards"] = sum(m["resumed"] for m in metas)
     index["seconds"] = round(time.perf_counter() - start, 3)
@@ -410,40 +269,6 @@ def _progress(enabled: bool):
     from tqdm import tqdm
 
     return tqdm(desc="pack", unit=" docs", disable=not enabled, dynamic_ncols=True, delay=1.0)
-
-
-def pack_command(
-    inputs: str | list[str],
-    out: str | None = None,
-    text_field: str = "text",
-    glob: str | None = None,
-    shard_mb: float = 32.0,
-    workers: int | None = None,
-) -> None:
-    """Tokenize documents into uint16 token shards for training (``index.json`` + ``*.bin``).
-
-    Each document is followed by one <|endoftext|>. A re-run resumes: finished shards are
-    kept. Pack each dataset you want to weight separately (filtered code, textbooks).
-
-    Args:
-        inputs: A JSONL or Parquet file, a directory of them, or a list ``[a, b]``.
-        out: Output directory.
-        text_field: The field (JSONL) or column (Parquet) that holds the text.
-        glob: In directories, take the files matching this pattern instead of
-            JSONL/Parquet; files that are not JSONL/Parquet are one document each
-            (``--glob '*.py'`` packs source files directly).
-        shard_mb: Megabytes of input text per shard (the unit of parallelism and resume).
-        workers: Tokenizer processes (default: one per CPU core).
-    """
-    if out is None:
-        raise Phi1Error("pack: --out DIR is required")
-    index = pack(inputs, out, text_field=text_field, glob=glob, shard_mb=shard_mb, workers=workers)
-    skipped = ", ".join(f"{n} {why}" for why, n in index["skipped"].items()) or "none"
-    print(
-        f"packed {index['documents']:,} documents, {index['tokens']:,} tokens into "
-        f"{len(index['shards'])} shards in {out} ({index['resumed_shards']} resumed; "
-        f"skipped: {skipped}; {index['seconds']:.1f}s)"
-    )
 
 
 # -- datatrove ---------------------------------------------------------------------------

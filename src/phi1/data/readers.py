@@ -25,6 +25,10 @@ Bad input never stops a read: binary, non-UTF-8, oversized and empty documents, 
 JSON lines, Parquet files and XML rows are counted in :class:`ReadStats` with the reason and
 skipped. Reads are deterministic (sorted walks, file order) and can be sharded across
 workers (``rank``/``world_size``): a worker only opens its own files.
+
+:func:`read_paths` is the strict mode, for inputs that are another stage's output named by
+path (``phi1 pack``): the same records, but a malformed line, a row without its text field
+or an unreadable file is an error naming the file and line.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
+from phi1.io import read_jsonl
 
 DEFAULT_SOURCES = ("stdlib", "site-packages")
 DEFAULT_EXTENSIONS = (".py",)
@@ -482,6 +487,108 @@ def _read_hf(
         )
         if record is not None:
             yield record
+
+
+# -- strict mode: another stage's output, named by path ----------------------------------------
+
+RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+
+
+def read_paths(
+    paths: Iterable[str | os.PathLike],
+    *,
+    text_field: str = "text",
+    glob: str | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[dict]:
+    """Strict mode: the records of files named by path (``phi1 pack`` reads its inputs so).
+
+    A path is a JSONL (``.jsonl``, ``.jsonl.gz``) or Parquet file, any other file (one
+    document: its whole text), or a directory: its JSONL and Parquet files, or the files
+    matching ``glob``, recursively, in sorted order. Records are ``{"id", "text", "meta":
+    {"source"}}``: the source is the row's ``meta.source`` when it has one, else the path as
+    given; the id is the row's own, else ``PATH:N``.
+
+    Unlike :func:`read_corpus`, what cannot be read is an error naming the file and line
+    (a missing path, malformed JSON, a row without ``text_field`` or with a non-string one,
+    an unreadable Parquet file): these inputs are a stage's output, never meant to be bad.
+    Only empty texts (``empty``) and raw files that are not UTF-8 (``not_utf8``) are skipped
+    and counted in ``stats``.
+    """
+    stats = stats if stats is not None else ReadStats()
+    for arg in map(str, paths):
+        path = Path(arg)
+        if path.is_dir():
+            files = _strict_files(path, glob)
+            if not files:
+                pattern = glob or "*" + ", *".join(RECORD_SUFFIXES)
+                raise Phi1Error(f"{path}: no files matching {pattern}")
+        elif path.exists():
+            files = [path]
+        else:
+            raise Phi1Error(f"{path}: no such file or directory")
+        for file in files:
+            for record in _strict_file(file, arg, text_field, stats):
+                if record["text"]:
+                    stats.read += 1
+                    yield record
+                else:
+                    stats.skip("empty", record["id"])
+
+
+def _strict_files(path: Path, glob: str | None) -> list[Path]:
+    if glob:
+        files = path.rglob(glob)
+    else:
+        files = (p for p in path.rglob("*") if p.name.endswith(RECORD_SUFFIXES))
+    return sorted(p for p in files if p.is_file())
+
+
+def _strict_file(path: Path, source: str, text_field: str, stats: ReadStats) -> Iterator[dict]:
+    if path.name.endswith(".parquet"):
+        yield from _strict_parquet(path, source, text_field)
+    elif path.name.endswith((".jsonl", ".jsonl.gz")):
+        for i, row in enumerate(read_jsonl(path), 1):  # .jsonl or .jsonl.gz
+            text = row.get(text_field)
+            where = f"{path}: record {i}"
+            if text is None:
+                raise Phi1Error(f"{where}: missing field {text_field!r}")
+            if not isinstance(text, str):
+                raise Phi1Error(f"{where}: field {text_field!r} is {type(text).__name__}, not str")
+            meta, ident = row.get("meta"), row.get("id")
+            src = meta.get("source") if isinstance(meta, dict) else None
+            yield {
+                "id": ident if isinstance(ident, str) else f"{path}:{i}",
+                "text": text,
+                "meta": {"source": str(src) if src else source},
+            }
+    else:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            stats.skip("not_utf8", str(path))
+            return
+        yield {"id": str(path), "text": text, "meta": {"source": source}}
+
+
+def _strict_parquet(path: Path, source: str, text_field: str) -> Iterator[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise Phi1Error(f"{path}: not a readable Parquet file ({e})") from None
+    names = pf.schema_arrow.names
+    if text_field not in names:
+        raise Phi1Error(
+            f"{path}: no column {text_field!r} (columns: {', '.join(names)}); "
+            "choose one with --pack.text_field"
+        )
+    row = 0
+    for batch in pf.iter_batches(batch_size=1024, columns=[text_field]):
+        for text in batch.column(0).to_pylist():
+            yield {"id": f"{path}:{row}", "text": text or "", "meta": {"source": source}}
+            row += 1
 
 
 # -- StackOverflow Posts.xml -------------------------------------------------------------

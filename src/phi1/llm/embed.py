@@ -43,6 +43,7 @@ from xxhash import xxh64_intdigest
 
 from phi1.errors import Phi1Error
 from phi1.io import read_json, sha256_file, sha256_json
+from phi1.text.minhash import fmix64
 
 DEFAULT_SPEC = "minilm"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -485,7 +486,7 @@ class HashEmbedder(Embedder):
                     acc += shape[i : i + m] * _GRAM_WEIGHTS[i]
                 inside = owner[:m] == owner[n - 1 : n - 1 + m]  # no n-gram spans two windows
                 rows.append(owner[:m][inside])
-                hashes.append(_fmix64(acc[inside] + np.uint64(n)))
+                hashes.append(fmix64(acc[inside] + np.uint64(n)))
         row, h = np.concatenate(rows), np.concatenate(hashes)
         bucket = (h & np.uint64(d - 1)).astype(np.int64)
         sign = np.where(h >> np.uint64(63), -1.0, 1.0)
@@ -552,15 +553,6 @@ def _subword_hashes(name: str) -> tuple[int, ...]:
 
 
 _ID, _STR, _NUM, _EMPTY = (_xxh(t) for t in ("<ID>", "<STR>", "<NUM>", "<EMPTY>"))
-
-
-def _fmix64(x: np.ndarray) -> np.ndarray:
-    """murmur3's 64-bit finaliser: spreads structured inputs over all bits."""
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
 
 
 def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:

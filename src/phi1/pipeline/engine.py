@@ -140,11 +140,11 @@ def _plan_stage(
     for wired in calls:
         bind(func, merge(section, wired, where), where)
     if stage.name == "decontam":
-        taus = section.get("settings", {}).get("taus")
+        taus = section.get("decontam", {}).get("taus")
         if taus is not None and settings.prune_tau not in taus:
             raise Phi1Error(
                 f"{recipe}: pipeline.prune_tau {settings.prune_tau} is not one of "
-                f"decontam.run.settings.taus {taus}"
+                f"decontam.run.decontam.taus {taus}"
             )
     return Planned(stage, section, func, None)
 

@@ -34,6 +34,39 @@ from phi1.pipeline.stages import STAGE_NAMES, STAGES, PipelineSettings, Stage
 # "<section>.<old dotted key>" -> "<section>.<new dotted key>"; the section is the command's
 # words ("eval.graded"). Read by check_keys (recipes) and check_flags (the command line).
 RENAMED: dict[str, str] = {
+    "annotate.allocation": "annotate.annotate.allocation",
+    "annotate.max_chars": "annotate.annotate.max_chars",
+    "annotate.max_tokens": "annotate.annotate.max_tokens",
+    "annotate.method": "annotate.annotate.method",
+    "annotate.n": "annotate.annotate.n",
+    "annotate.seed": "annotate.annotate.seed",
+    "annotate.template": "annotate.annotate.template",
+    "classifier.train.embedder": "classifier.train.classifier.embedder",
+    "classifier.train.label_rule": "classifier.train.classifier.label_rule",
+    "classifier.train.max_chunks": "classifier.train.classifier.max_chunks",
+    "classifier.train.n_estimators": "classifier.train.classifier.n_estimators",
+    "classifier.train.seed": "classifier.train.classifier.seed",
+    "classifier.train.test_size": "classifier.train.classifier.test_size",
+    "decontam.run.settings": "decontam.run.decontam",
+    "dedup.exact": "dedup.dedup.exact",
+    "dedup.near": "dedup.dedup.near",
+    "dedup.ngram": "dedup.dedup.ngram",
+    "dedup.num_perm": "dedup.dedup.num_perm",
+    "dedup.seed": "dedup.dedup.seed",
+    "dedup.threshold": "dedup.dedup.threshold",
+    "filter.batch_size": "filter.filter.batch_size",
+    "filter.embed_cache": "filter.filter.embed_cache",
+    "filter.executor": "filter.filter.executor",
+    "filter.report_examples": "filter.filter.report_examples",
+    "filter.slurm": "filter.filter.slurm",
+    "filter.tasks": "filter.filter.tasks",
+    "filter.threshold": "filter.filter.threshold",
+    "filter.top_fraction": "filter.filter.top_fraction",
+    "filter.workers": "filter.filter.workers",
+    "pack.glob": "pack.pack.glob",
+    "pack.shard_mb": "pack.pack.shard_mb",
+    "pack.text_field": "pack.pack.text_field",
+    "pack.workers": "pack.pack.workers",
     "eval.graded.model": "eval.graded.solver.model",
     "eval.graded.n_ctx": "eval.graded.judge.n_ctx",
     "eval.humaneval.model": "eval.humaneval.llm.model",
@@ -137,7 +170,9 @@ def function_parser(func: Any) -> Any:
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
     parser = ArgumentParser(exit_on_error=False)
-    parser.add_function_arguments(func, as_positional=False)
+    # as_group=False: a group named after the function would clash with a section of the
+    # same name (phi1 dedup takes a dedup: section).
+    parser.add_function_arguments(func, as_positional=False, as_group=False)
     return parser
 
 
@@ -177,11 +212,24 @@ def bind(func: Callable, args: dict[str, Any], where: str) -> dict[str, Any]:
 # --- keys that changed spelling ---------------------------------------------------------------
 
 
+def renamed(old: str) -> str | None:
+    """The new spelling of an old dotted key, or None: an entry of :data:`RENAMED` for the
+    key or for the longest section above it (``decontam.run.settings.taus`` ->
+    ``decontam.run.decontam.taus``)."""
+    parts = old.split(".")
+    for i in range(len(parts), 0, -1):
+        new = RENAMED.get(".".join(parts[:i]))
+        if new is not None:
+            return ".".join([new, *parts[i:]])
+    return None
+
+
 def _unknown(section: str, key: str) -> str:
     """The message for a key the command does not take: its new spelling when it has one."""
     old = f"{section}.{key}"
-    if old in RENAMED:
-        return f"{old} is now {RENAMED[old]}"
+    new = renamed(old)
+    if new is not None:
+        return f"{old} is now {new}"
     return f"{section}: unknown key {key!r}"
 
 
@@ -230,10 +278,9 @@ def check_flags(words: list[str], func: Callable, argv: list[str]) -> None:
         key = flag[2:]
         if not eq:
             value = argv[i + 1] if i + 1 < len(argv) else ""
-        old = f"{name}.{key}"
-        if flag not in options and old in RENAMED:
-            new = RENAMED[old].removeprefix(name + ".")
-            raise Phi1Error(f"--{key} is now --{new}")
+        new = renamed(f"{name}.{key}")
+        if flag not in options and new is not None:
+            raise Phi1Error(f"--{key} is now --{new.removeprefix(name + '.')}")
         if flag in options and _is_llm_section(dests, key) and _bare(value):
             raise Phi1Error(f"--{key} is a section now: write --{key}.model {value}")
 

@@ -83,7 +83,7 @@ class PipelineSettings:
 
     prune_tau: float = 0.9
     """Which decontaminated copy of the exercises is packed for finetuning (one of
-    ``decontam.run.settings.taus``)."""
+    ``decontam.run.decontam.taus``)."""
     launch: dict[str, str] = field(default_factory=dict)
     """Stage name -> a command prefix that runs it in a subprocess as ``<prefix> -m phi1.cli
     <command> --config <section>`` (``torchrun --nproc-per-node 8``); default: in-process."""
@@ -296,11 +296,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("exercises", ("synth", "exercises"), "phi1.synth.commands:exercises",
           _wire_exercises, ("exercises.jsonl",), done=("summary.json",), summary="summary.json",
           outputs={"records": "exercises.jsonl"}),
-    Stage("decontam", ("decontam", "run"), "phi1.data.decontam.run:decontam_run",
+    Stage("decontam", ("decontam", "run"), "phi1.data.commands:decontam_run",
           _wire_decontam, ("pruned/*.jsonl",), done=("report.json",), reads=("exercises",),
           summary="report.json",
           outputs={"pruned": "pruned/tau{tau:g}.jsonl", "neighbours": "neighbours.jsonl"}),
-    Stage("pack", ("pack",), "phi1.data.pack:pack_command", _wire_pack, ("*/index.json",),
+    Stage("pack", ("pack",), "phi1.data.commands:pack", _wire_pack, ("*/index.json",),
           reads=("corpus", "filter", "dedup", "textbooks", "exercises", "decontam"),
           summary="*/index.json"),
     Stage("pretrain", ("pretrain",), "phi1.train.commands:pretrain", _wire_pretrain,

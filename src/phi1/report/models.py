@@ -3,8 +3,6 @@ paper's Table 3 from this run's results), graded understanding."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +117,9 @@ def contamination(run: Run, s: Section) -> None:
 
 def _table3(run: Run, s: Section, results: list[Path]) -> dict:
     """HumanEval solved, split by similarity to the exercises (the paper's Table 3)."""
-    from phi1.data.decontam.run import decontam_table
+    from phi1.data.decontam.table import similarity_table
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        found = decontam_table(str(run.dir("decontam")), [str(p) for p in results])
+    found = similarity_table(str(run.dir("decontam")), [str(p) for p in results])
     # one column per evaluated model (results files are all named results.jsonl)
     cols = [p.parent.name for p in results]
     for splits in found["taus"].values():

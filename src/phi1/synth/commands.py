@@ -6,6 +6,9 @@ exercises: {out, llm: {...}, exercise: {...}, runner: {...}}}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from phi1.errors import Phi1Error
 from phi1.llm import LLMSettings
 from phi1.llm.runner import RunnerSettings
@@ -23,6 +26,24 @@ def _print_summary(kind: str, summary: dict) -> None:
         f"{usage.get('completion_tokens', 0)} tokens, {usage.get('retries', 0)} retries{cost}; "
         f"{summary['file']}"
     )
+
+
+def _generate(
+    kind: str,
+    generate: Callable[..., dict],
+    out: str | None,
+    llm: LLMSettings,
+    settings: Any,
+    runner: RunnerSettings,
+) -> None:
+    """Load the model, run ``generate(model, out, settings, runner)``, print its summary."""
+    if out is None:
+        raise Phi1Error(f"synth {kind}: --out DIR is required")
+    model = llm.load()
+    try:
+        _print_summary(kind, generate(model, out, settings, runner))
+    finally:
+        model.close()
 
 
 def textbooks(
@@ -43,13 +64,7 @@ def textbooks(
     """
     from phi1.synth.textbooks import generate_textbooks
 
-    if out is None:
-        raise Phi1Error("synth textbooks: --out DIR is required")
-    model = llm.load()
-    try:
-        _print_summary("textbooks", generate_textbooks(model, out, textbook, runner))
-    finally:
-        model.close()
+    _generate("textbooks", generate_textbooks, out, llm, textbook, runner)
 
 
 def exercises(
@@ -70,13 +85,7 @@ def exercises(
     """
     from phi1.synth.exercises import generate_exercises
 
-    if out is None:
-        raise Phi1Error("synth exercises: --out DIR is required")
-    model = llm.load()
-    try:
-        _print_summary("exercises", generate_exercises(model, out, exercise, runner))
-    finally:
-        model.close()
+    _generate("exercises", generate_exercises, out, llm, exercise, runner)
 
 
 def stats(directory: str, embed: bool = True, sample: int = 2000, seed: int = 0) -> None:

@@ -11,8 +11,9 @@ a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) a
 (:mod:`phi1.sandbox.execute`) within ``timeout`` seconds. An example whose call runs over
 several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
 (:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
-than misread. Duplicates by normalized AST (names of the function, arguments and locals
-replaced, docstring dropped) are removed. Every reject is kept with its reason.
+than misread. Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`:
+function, argument and local names replaced by position, docstring dropped) are removed.
+Every reject is kept with its reason.
 
 Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
 ``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``, ``summary.json``.
@@ -31,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.llm.base import LLM, Completion, GenParams, Request
-from phi1.llm.prompts import check_template, load_templates, render, template_hash
+from phi1.llm.base import LLM, Completion
+from phi1.llm.prompts import check_template, load_templates
 from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
+from phi1.synth.dataset import chat_job, completion_meta, finalize, model_name, run_fingerprint
 from phi1.synth.names import function_names
-from phi1.synth.textbooks import _model_name, finalize
-from phi1.synth.topics import leaves, tree_identity
+from phi1.synth.topics import leaves
 
 FIELDS = {"name", "topic", "difficulty", "examples"}
 
@@ -70,12 +71,11 @@ class ExerciseSettings:
 
 
 def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) -> dict:
-    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates", "names_file")}
+    fp = run_fingerprint(
+        "exercise", "exercise.function", settings, llm, templates, leave_out=("names_file",)
+    )
     fp["difficulties"] = list(settings.difficulties)
     fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
-    fp["templates"] = template_hash(templates, "exercise.system", "exercise.function")
-    fp["topics"] = tree_identity()
-    fp["llm"] = _model_name(llm)
     return fp
 
 
@@ -98,17 +98,6 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
             "difficulty": difficulty,
             "examples": settings.examples,
         }
-        messages = [
-            {"role": "system", "content": render(templates, "exercise.system", **fields)},
-            {"role": "user", "content": render(templates, "exercise.function", **fields)},
-        ]
-        params = GenParams(
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            stop=("\n```\n",),  # the end of the one block asked for; prose follows
-            seed=sample_seed,
-        )
         meta = {
             "function_name": name,
             "name_source": str(settings.names_file or "generated"),
@@ -116,16 +105,12 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
             "subject": topic.subject,
             "area": topic.area,
             "difficulty": difficulty,
-            "template": "exercise.function",
-            "template_hash": template_hash(templates, "exercise.system", "exercise.function"),
-            "seed": settings.seed,
-            "index": i,
-            "rng": f"random.Random('{settings.seed}:exercise:{i}')",
-            "sample_seed": sample_seed,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
         }
-        jobs.append(Job(f"exercise-{i:07d}", Request(messages=messages, params=params), meta))
+        # stop: the end of the one block asked for; prose follows
+        job = chat_job("exercise", i, settings, templates, user="exercise.function",
+                       fields=fields, meta=meta, sample_seed=sample_seed,
+                       stop=("\n```\n",))  # fmt: skip
+        jobs.append(job)
     return jobs
 
 
@@ -275,7 +260,7 @@ assert _runner.failures == 0, (
 """
 
 
-def normalized_ast(source: str) -> str:
+def renamed_ast_dump(source: str) -> str:
     """A dump of the code with the function, argument and local names replaced by
     position and docstrings dropped: equal for solutions that differ only in naming."""
     tree = ast.parse(source)
@@ -330,12 +315,7 @@ class _Validator:
 def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validator):
     def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
         name = job.meta["function_name"]
-        meta = {
-            **job.meta,
-            "model": model,
-            "finish_reason": completion.finish_reasons[0],
-            "completion_tokens": completion.completion_tokens,
-        }
+        meta = completion_meta(job, completion, model)
         raw = {"raw": completion.text, "meta": meta}
         if checks.is_refusal(completion.text):
             return Reject("refusal", raw)
@@ -400,7 +380,7 @@ def generate_exercises(
             jobs,
             llm,
             out / "generated",
-            postprocess=make_postprocess(settings, _model_name(llm), validator),
+            postprocess=make_postprocess(settings, model_name(llm), validator),
             settings=runner,
             fingerprint=exercise_fingerprint(settings, llm, templates),
             desc="exercises",
@@ -411,7 +391,6 @@ def generate_exercises(
         out,
         "exercises.jsonl",
         [j.id for j in jobs],
-        0.0,
         result.usage,
-        duplicate_key=lambda r: normalized_ast(r["text"]),
+        duplicate_key=lambda r: renamed_ast_dump(r["text"]),
     )

@@ -6,7 +6,7 @@ size, and records every draw in ``meta``. A completion becomes a record only if 
 the checks (not truncated, no refusal, chat boilerplate stripped, fences closed, every
 Python block parses, enough code, length bounds, not degenerate repetition); otherwise it
 is a reject with its reason. Near-duplicates are then removed with MinHash
-(:func:`phi1.data.dedup.find_duplicates`).
+(:func:`phi1.synth.dataset.finalize`).
 
 Layout of ``out``: ``generated/`` (the runner's shards, rejects and manifest: resumable),
 ``textbooks.jsonl`` (the final records), ``rejects-dedup.jsonl``, ``summary.json``.
@@ -15,16 +15,16 @@ Layout of ``out``: ``generated/`` (the runner's shards, rejects and manifest: re
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phi1.llm.base import LLM, Completion, GenParams, Request
-from phi1.llm.prompts import check_template, load_templates, render, template_hash
+from phi1.llm.base import LLM, Completion
+from phi1.llm.prompts import check_template, load_templates
 from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
 from phi1.synth import checks
-from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves, tree_identity
+from phi1.synth.dataset import chat_job, completion_meta, finalize, model_name, run_fingerprint
+from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves
 
 FIELDS = {"leaf", "subject", "area", "audience", "style", "words"}
 
@@ -60,16 +60,7 @@ class TextbookSettings:
 
 def textbook_fingerprint(settings: TextbookSettings, llm: LLM, templates: dict) -> dict:
     """What fixes each job's content: a run directory accepts only this configuration."""
-    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates")}
-    fp["templates"] = template_hash(templates, "textbook.system", "textbook.section")
-    fp["topics"] = tree_identity()
-    fp["llm"] = _model_name(llm)
-    return fp
-
-
-def _model_name(llm: LLM) -> str:
-    ident = llm.identity()
-    return str(ident.get("name") or ident.get("model") or ident.get("backend"))
+    return run_fingerprint("textbook", "textbook.section", settings, llm, templates)
 
 
 def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list[Job]:
@@ -89,32 +80,16 @@ def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list
             "style": style,
             "words": settings.words,
         }
-        messages = [
-            {"role": "system", "content": render(templates, "textbook.system", **fields)},
-            {"role": "user", "content": render(templates, "textbook.section", **fields)},
-        ]
-        params = GenParams(
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            seed=sample_seed,
-        )
         meta = {
             "topic": topic.leaf,
             "subject": topic.subject,
             "area": topic.area,
             "audience": audience,
             "style": style,
-            "template": "textbook.section",
-            "template_hash": template_hash(templates, "textbook.system", "textbook.section"),
-            "seed": settings.seed,
-            "index": i,
-            "rng": f"random.Random('{settings.seed}:textbook:{i}')",
-            "sample_seed": sample_seed,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
         }
-        jobs.append(Job(f"textbook-{i:07d}", Request(messages=messages, params=params), meta))
+        job = chat_job("textbook", i, settings, templates, user="textbook.section",
+                       fields=fields, meta=meta, sample_seed=sample_seed)  # fmt: skip
+        jobs.append(job)
     return jobs
 
 
@@ -148,12 +123,7 @@ def check_section(text: str, finish_reason: str, settings: TextbookSettings) -> 
 def make_postprocess(settings: TextbookSettings, model: str):
     def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
         text, problem = check_section(completion.text, completion.finish_reasons[0], settings)
-        meta = {
-            **job.meta,
-            "model": model,
-            "finish_reason": completion.finish_reasons[0],
-            "completion_tokens": completion.completion_tokens,
-        }
+        meta = completion_meta(job, completion, model)
         record = {"text": text, "meta": meta}
         if problem:
             reason, _, detail = problem.partition(": ")
@@ -175,72 +145,15 @@ def generate_textbooks(
         jobs,
         llm,
         out / "generated",
-        postprocess=make_postprocess(settings, _model_name(llm)),
+        postprocess=make_postprocess(settings, model_name(llm)),
         settings=runner,
         fingerprint=textbook_fingerprint(settings, llm, templates),
         desc="textbooks",
     )
     return finalize(
-        out, "textbooks.jsonl", [j.id for j in jobs], settings.dedup_threshold, result.usage
+        out,
+        "textbooks.jsonl",
+        [j.id for j in jobs],
+        result.usage,
+        threshold=settings.dedup_threshold,
     )
-
-
-def finalize(
-    out: Path,
-    name: str,
-    ids: list[str],
-    threshold: float,
-    usage: dict[str, Any],
-    *,
-    key: str = "text",
-    duplicate_key=None,
-) -> dict[str, Any]:
-    """Collect this run's records (in job order), drop duplicates, write the final file.
-
-    Duplicates: MinHash near-duplicates of ``record[key]`` by default, or exact matches of
-    ``duplicate_key(record)`` when given (exercises use a normalized AST).
-    """
-    from phi1.data.dedup import DedupSettings, find_duplicates
-    from phi1.io import atomic_write_json, write_jsonl
-    from phi1.llm.runner import read_records, read_rejects
-
-    wanted = {i: k for k, i in enumerate(ids)}
-    records = [r for r in read_records(out / "generated") if r["id"] in wanted]
-    records.sort(key=lambda r: wanted[r["id"]])
-    if duplicate_key is None:
-        found = find_duplicates([r[key] for r in records], DedupSettings(threshold=threshold))
-    else:
-        first: dict[Any, int] = {}
-        found = []
-        for k, r in enumerate(records):
-            dk = duplicate_key(r)
-            found.append(("duplicate", first[dk]) if dk in first else None)
-            first.setdefault(dk, k)
-    kept, dropped = [], []
-    for record, hit in zip(records, found, strict=True):
-        if hit is None:
-            kept.append(record)
-        else:
-            reason, original = hit
-            dropped.append(
-                {
-                    "id": record["id"],
-                    "reason": reason.replace("-", "_"),
-                    "detail": f"duplicate of {records[original]['id']}",
-                    "record": record,
-                }
-            )
-    write_jsonl(out / name, kept)
-    write_jsonl(out / "rejects-dedup.jsonl", dropped)
-    reasons = Counter(r["reason"] for r in read_rejects(out / "generated") if r["id"] in wanted)
-    reasons.update(r["reason"] for r in dropped)
-    summary = {
-        "asked": len(ids),
-        "kept": len(kept),
-        "rejected": sum(reasons.values()),
-        "reasons": dict(reasons.most_common()),
-        "file": str(out / name),
-        "usage_this_run": usage,
-    }
-    atomic_write_json(out / "summary.json", summary)
-    return summary

@@ -1,8 +1,9 @@
 """Training batches from packed token shards: windows, shuffling, mixing, ranks, resume.
 
-A packed dataset (``phi1 pack``) is one token stream. Window ``j`` is the ``block_size + 1``
-tokens starting at ``j * block_size``: inputs are its first ``block_size`` tokens, targets the
-last ``block_size`` (the paper's 2048-token sequences sliced from the joined stream).
+A packed dataset (``phi1 pack``; the format and its reader are :mod:`phi1.model.tokens`) is one
+token stream. Window ``j`` is the ``block_size + 1`` tokens starting at ``j * block_size``:
+inputs are its first ``block_size`` tokens, targets the last ``block_size`` (the paper's
+2048-token sequences sliced from the joined stream).
 
 - A seeded permutation holds out ``val_fraction`` of each dataset's windows for validation;
   the rest are training windows.
@@ -22,73 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from phi1.errors import Phi1Error
-from phi1.io import read_json
-
-DTYPE = np.dtype("<u2")
-
-
-class PackedDataset:
-    """The token stream of one packed directory; reads any span across its shards."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        index_path = self.path / "index.json"
-        if not index_path.exists():
-            raise Phi1Error(f"{self.path}: not a packed dataset (no index.json); run phi1 pack")
-        index = read_json(index_path)
-        if index.get("format") != "phi1-tokens" or index.get("dtype") != "uint16":
-            raise Phi1Error(f"{index_path}: not a phi1 token index")
-        self.index = index
-        self.files: list[Path] = []
-        sizes = []
-        for shard in index["shards"]:
-            file = self.path / shard["file"]
-            if not file.exists():
-                raise Phi1Error(f"{file}: shard missing")
-            size = file.stat().st_size
-            if size != 2 * shard["tokens"]:
-                raise Phi1Error(
-                    f"{file}: truncated or damaged: {size} bytes, the index says "
-                    f"{shard['tokens']} tokens ({2 * shard['tokens']} bytes); re-run phi1 pack"
-                )
-            self.files.append(file)
-            sizes.append(shard["tokens"])
-        self.starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-        self.tokens = int(self.starts[-1])
-        if self.tokens == 0:
-            raise Phi1Error(f"{self.path}: the dataset holds no tokens")
-
-    @property
-    def content_sha256(self) -> str:
-        return self.index["content_sha256"]
-
-    @property
-    def tokenizer(self) -> dict:
-        return self.index["tokenizer"]
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        """Tokens ``[start, start + n)`` of the stream, as int64."""
-        out = np.empty(n, dtype=np.int64)
-        i = int(np.searchsorted(self.starts, start, side="right")) - 1
-        pos, done = start, 0
-        while done < n:
-            offset = pos - int(self.starts[i])
-            take = min(n - done, int(self.starts[i + 1]) - pos)
-            out[done : done + take] = np.fromfile(
-                self.files[i], dtype=DTYPE, count=take, offset=2 * offset
-            )
-            done += take
-            pos += take
-            i += 1
-        return out
+from phi1.model.tokens import PackedDataset
 
 
 def _seed(*parts: object) -> int:

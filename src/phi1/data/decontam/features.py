@@ -191,8 +191,9 @@ def encode_tokens(tokens: Iterable[str]) -> str:
     return "".join(_char(t) for t in tokens)
 
 
-def normalized_ast(code: str) -> str:
-    """The encoded normalized AST of one piece of code; raises SyntaxError if it does not parse."""
+def ast_token_string(code: str) -> str:
+    """The normalized AST token string of one piece of code, one character per token (what
+    :func:`match_rate` compares); raises SyntaxError if it does not parse."""
     return encode_tokens(ast_tokens(_parse(code)))
 
 

@@ -23,7 +23,7 @@ CodeGen) remain available. ``embedder: none`` skips embeddings and compares ever
 AST with every problem instead (``ast_scope: all``, exhaustive, in C), at the price of the
 embedding distance and its pruning rule.
 
-``phi1 decontam run`` writes, under ``--out``:
+:func:`run_decontam` (``phi1 decontam run``) writes, under ``--out``:
 
 - ``neighbours.jsonl``: for every problem, its nearest records by embedding with every
   score, its best AST matches (``top_ast``, ``max_ast``), its best n-gram overlaps, and how
@@ -36,8 +36,8 @@ embedding distance and its pruning rule.
 
 Embeddings are cached under ``cache/`` chunk by chunk, so a run that is stopped resumes
 without embedding again. ``phi1 decontam table`` prints the paper's Table 3 from a run and
-evaluation results. :mod:`phi1.data.decontam.steps` wraps the same scoring as a
-datatrove filter for cluster runs.
+evaluation results (:mod:`phi1.data.decontam.table`). :mod:`phi1.data.decontam.steps` wraps
+the same scoring as a datatrove filter for cluster runs.
 """
 
 from __future__ import annotations
@@ -68,11 +68,10 @@ from phi1.data.decontam.score import (
     record_text,
     score_text,
 )
-from phi1.data.decontam.table import decontam_table
 from phi1.errors import Phi1Error
 from phi1.io import JsonlWriter, atomic_write_json, read_json, read_jsonl, sha256_json, write_jsonl
 
-__all__ = ["DecontamSettings", "dataset_files", "decontam_run", "decontam_table"]
+__all__ = ["DecontamSettings", "dataset_files", "run_decontam"]
 
 NO_ID = "no 'id' field: named by its position (#N)"
 TEXT_ONLY = "no parseable Python: scored by n-grams and embedding only"
@@ -92,9 +91,9 @@ def dataset_files(dataset: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-def _records(files: Sequence[Path]) -> Iterator[dict]:
-    for f in files:
-        yield from read_jsonl(f)
+def _rows(files: Sequence[Path]) -> Iterator[dict]:
+    """The dataset's rows as they are (plain JSONL; a bad line raises naming ``file:line``)."""
+    return itertools.chain.from_iterable(read_jsonl(f) for f in files)
 
 
 # --- pass 1: embeddings and nearest neighbours ----------------------------------------------
@@ -140,7 +139,7 @@ def _embed_pass(
         masks.append(mask)
         texts.clear()
 
-    for row in _records(files):
+    for row in _rows(files):
         text = record_text(row)[0]
         texts.append(None if text is None else embed_input(text, settings))
         if len(texts) == settings.chunk:
@@ -395,70 +394,31 @@ class _Outputs:
             }
 
 
-# --- the command -----------------------------------------------------------------------------
+# --- the run ---------------------------------------------------------------------------------
 
 
-def decontam_run(
-    dataset: str,
-    out: str | None = None,
-    settings: DecontamSettings = DecontamSettings(),  # noqa: B008 (jsonargparse reads it)
-) -> dict:
-    """Score a dataset against a benchmark and write one pruned copy of it per tau.
-
-    Args:
-        dataset: A JSONL file of records (``text``; exercises may give ``prompt`` and
-            ``completion``), or a folder of ``*.jsonl`` shards.
-        out: Output folder (required): neighbours, scores, pruned datasets, rejects, report.
-        settings: What to compare and when to remove.
-    """
-    if out is None:
-        raise Phi1Error("decontam run needs --out DIR")
+def run_decontam(dataset: str, out: str | os.PathLike, settings: DecontamSettings) -> dict:
+    """Score ``dataset`` against the benchmark, write the outputs under ``out`` (see the
+    module docstring) and return the report (also ``report.json``)."""
     settings.check()
-    from phi1.llm.embed import load_embedder
-
     t0, cpu0 = time.perf_counter(), os.times()
     files = dataset_files(dataset)
     out_dir = Path(out)
     index = BenchmarkIndex.build(load_benchmark(settings.benchmark), settings.ngram_n)
     embedder, nb, n_embedded = None, None, 0
     if settings.uses_embeddings:
-        embedder = load_embedder(
-            settings.embedder,
-            max_tokens=settings.embed_max_tokens,
-            max_chunks=settings.embed_max_chunks,
-        )
-        problem_emb = embedder.embed(
-            [embed_input(t, settings) for t in index.texts], settings.batch_size
-        )
-        search = NeighbourSearch(problem_emb, settings.candidates, settings.neighbours)
-        n_embedded = len(_embed_pass(files, embedder, search, settings, out_dir / "cache"))
-        nb = search.result()
+        embedder, nb, n_embedded = _neighbours(files, index, settings, out_dir / "cache")
     t_embed = time.perf_counter() - t0
-    wanted = _wanted(nb)
-
-    def items() -> Iterator[Item]:
-        for i, row in enumerate(_records(files)):
-            cands = None
-            if nb is not None:
-                if i >= n_embedded:
-                    raise Phi1Error(f"{dataset}: changed while it was being read")
-                if settings.ast_scope == "candidates":
-                    cands = list(dict.fromkeys([*nb.rec_problems[i].tolist(), *wanted.get(i, [])]))
-            yield i, row, record_text(row)[0], cands
-
     workers = settings.workers or len(os.sched_getaffinity(0))
     outputs = _Outputs(out_dir, index, nb, settings)
     try:
-        for i, row, score in _scored(items(), index, workers, settings.max_units):
+        items = _items(files, nb, n_embedded, settings, dataset)
+        for i, row, score in _scored(items, index, workers, settings.max_units):
             outputs.add(i, row, score)
     finally:
         outputs.close()
     counts = outputs.finish()
-    t_total, cpu1 = time.perf_counter() - t0, os.times()
     n = outputs.count
-    cpu = (cpu1.user + cpu1.system + cpu1.children_user + cpu1.children_system) - (
-        cpu0.user + cpu0.system + cpu0.children_user + cpu0.children_system
-    )
     report = {
         "dataset": [str(f) for f in files],
         "records": n,
@@ -475,6 +435,56 @@ def decontam_run(
         },
         "embedder": None if embedder is None else embedder.identity(),
         "settings": asdict(settings),
+        **_timings(t0, cpu0, t_embed, n),
+    }
+    atomic_write_json(out_dir / "report.json", report)
+    return report
+
+
+def _neighbours(
+    files: Sequence[Path], index: BenchmarkIndex, settings: DecontamSettings, cache: Path
+) -> tuple[Any, Neighbours, int]:
+    """Embed the problems and every record; ``(embedder, nearest neighbours, records)``."""
+    from phi1.llm.embed import load_embedder
+
+    embedder = load_embedder(
+        settings.embedder,
+        max_tokens=settings.embed_max_tokens,
+        max_chunks=settings.embed_max_chunks,
+    )
+    problem_emb = embedder.embed(
+        [embed_input(t, settings) for t in index.texts], settings.batch_size
+    )
+    search = NeighbourSearch(problem_emb, settings.candidates, settings.neighbours)
+    n_embedded = len(_embed_pass(files, embedder, search, settings, cache))
+    return embedder, search.result(), n_embedded
+
+
+def _items(
+    files: Sequence[Path],
+    nb: Neighbours | None,
+    n_embedded: int,
+    settings: DecontamSettings,
+    dataset: str,
+) -> Iterator[Item]:
+    """Each record with its text and the problems its AST is compared with (None: all)."""
+    wanted = _wanted(nb)
+    for i, row in enumerate(_rows(files)):
+        cands = None
+        if nb is not None:
+            if i >= n_embedded:
+                raise Phi1Error(f"{dataset}: changed while it was being read")
+            if settings.ast_scope == "candidates":
+                cands = list(dict.fromkeys([*nb.rec_problems[i].tolist(), *wanted.get(i, [])]))
+        yield i, row, record_text(row)[0], cands
+
+
+def _timings(t0: float, cpu0: Any, t_embed: float, n: int) -> dict[str, Any]:
+    t_total, cpu1 = time.perf_counter() - t0, os.times()
+    cpu = (cpu1.user + cpu1.system + cpu1.children_user + cpu1.children_system) - (
+        cpu0.user + cpu0.system + cpu0.children_user + cpu0.children_system
+    )
+    return {
         "seconds": {
             "embed": round(t_embed, 2),
             "score": round(t_total - t_embed, 2),
@@ -483,13 +493,3 @@ def decontam_run(
         },
         "records_per_s": round(n / t_total, 1) if t_total > 0 else None,
     }
-    atomic_write_json(out_dir / "report.json", report)
-    for t in settings.taus:
-        print(
-            f"tau {t:g}: removed {report['removed'][str(t)]} of {n} records; "
-            f"{report['similar_problems'][str(t)]} of {len(index)} problems similar"
-        )
-    for reason, count in report["notes"].items():
-        print(f"note: {count} records: {reason}")
-    print(f"{n} records in {t_total:.1f} s ({report['records_per_s']} records/s); see {out_dir}")
-    return report

