@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -161,6 +161,12 @@ class LLM(ABC):
     def identity(self) -> dict[str, Any]:
         """What produced the text, for manifests and record metadata (name, hash or URLs)."""
 
+    @property
+    def instruct(self) -> bool:
+        """Whether this is an instruct model, best asked as a chat (a benchmark asks so unless
+        told otherwise). Base models continue a prompt; each backend says which it holds."""
+        return False
+
     def chat(
         self, conversations: Sequence[Conversation], params: GenParams | None = None
     ) -> list[Completion]:
@@ -201,3 +207,33 @@ def check_messages(messages: Conversation, where: str = "conversation") -> None:
                 f"{where}: message {j} has role {m.get('role')!r}; "
                 "expected system, user or assistant"
             )
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first of the ``stop`` strings (all of it when none occurs)."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def request_batches(
+    requests: Iterable[Request], max_rows: int, key: Callable[[Request], Any]
+) -> Iterator[list[tuple[int, Request]]]:
+    """Consecutive ``(index, request)`` pairs in batches for backends that decode many
+    sequences at once: a batch shares ``key`` and holds at most ``max_rows`` sequences (a
+    sampling request counts ``n``, a greedy one 1: its copies cost nothing), or one request.
+    Requests are read lazily."""
+    batch: list[tuple[int, Request]] = []
+    rows, batch_key = 0, None
+    for i, request in enumerate(requests):
+        k = key(request)
+        n = request.params.n if request.params.temperature > 0 else 1
+        if batch and (k != batch_key or rows + n > max_rows):
+            yield batch
+            batch, rows = [], 0
+        batch.append((i, request))
+        rows, batch_key = rows + n, k
+        if rows >= max_rows:
+            yield batch
+            batch, rows = [], 0
+    if batch:
+        yield batch
