@@ -21,7 +21,7 @@ from phi1.eval.generation import (
     sanitize,
 )
 from phi1.io import read_jsonl
-from phi1.llm import load_llm
+from phi1.llm import GenParams, load_llm
 from phi1.sandbox.execute import execute
 from phi1.sandbox.problems import load_humaneval, load_mbpp
 
@@ -190,3 +190,21 @@ def test_mbpp_through_an_http_model(tmp_path, capsys):
     assert [r["task_id"] for r in rows] == list(problems)
     assert json.loads((out / "results.json").read_text())["pass@k"] == {"pass@1": 1.0}
     assert "MBPP (mbpp_full.jsonl)" in capsys.readouterr().out
+
+
+def test_sampling_settings_are_genparams_with_a_benchmarks_defaults():
+    greedy, sampled = SamplingSettings(), SamplingSettings(n=5)
+    assert greedy.params(stop=("\ndef",), seed=3) == GenParams(
+        max_tokens=512, temperature=0.0, top_p=0.95, n=1, stop=("\ndef",), seed=3
+    )
+    assert sampled.params(stop=(), seed=0).temperature == 0.8  # the Codex paper's choice
+    assert SamplingSettings(n=5, temperature=0.0).params(stop=(), seed=0).temperature == 0.0
+    # what a samples file records: the keys it always had (greedy files made before resume)
+    assert greedy.manifest(chat=True) == {
+        "n": 1, "temperature": None, "top_p": 0.95, "seed": 0, "max_new_tokens": 512,
+        "chat": True, "batch_size": 8,
+    }  # fmt: skip
+    assert sampled.manifest(chat=False)["seeds"] == "per task"
+    for bad in (dict(batch_size=0), dict(n=0), dict(top_p=0.0), dict(temperature=-1.0)):
+        with pytest.raises(Phi1Error):
+            SamplingSettings(**bad)

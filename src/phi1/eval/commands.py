@@ -51,7 +51,8 @@ def humaneval(
         problems: A problems file in HumanEval's format instead of HumanEval itself.
         llm: The model evaluated (generate first): a phi1 or transformers checkpoint DIR,
             gguf:PATH, a registry name (phi1 models list) or OpenAI-compatible base URL(s).
-        sampling: How samples are drawn and asked for.
+        sampling: How samples are drawn and asked for (each problem's seed derives from
+            the seed and its task id; stop strings add to the benchmark's own).
         scoring: pass@k, which problems, the sandbox.
     """
     from phi1.sandbox.problems import load_humaneval, load_problems
@@ -76,7 +77,8 @@ def mbpp(
         samples: A samples file (JSONL: task_id as 11, "11" or "Mbpp/11"; completion: code).
         out: Output directory (needed with --llm.model).
         llm: The model evaluated (generate first), as for ``phi1 eval humaneval``.
-        sampling: How samples are drawn and asked for.
+        sampling: How samples are drawn and asked for (each problem's seed derives from
+            the seed and its task id; stop strings add to the benchmark's own).
         scoring: pass@k, which problems, the sandbox.
     """
     from phi1.sandbox.problems import load_mbpp
@@ -199,7 +201,7 @@ def graded(
     problems_sha256 = sha256_file(problem_path)
     every = g.load_graded_problems(problem_path)
     chosen = dict(list(every.items())[: grading.limit])
-    solutions, made_by = g.solutions(
+    solutions, made_by = g.gather_solutions(
         out_dir,
         problems_sha256,
         every,

@@ -479,7 +479,7 @@ def generate_solutions(
         llm.close()
 
 
-def solutions(
+def gather_solutions(
     out: Path,
     problems_sha256: str,
     every: dict[str, GradedProblem],

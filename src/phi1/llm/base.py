@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -215,25 +215,47 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def request_batches(
-    requests: Iterable[Request], max_rows: int, key: Callable[[Request], Any]
-) -> Iterator[list[tuple[int, Request]]]:
-    """Consecutive ``(index, request)`` pairs in batches for backends that decode many
-    sequences at once: a batch shares ``key`` and holds at most ``max_rows`` sequences (a
-    sampling request counts ``n``, a greedy one 1: its copies cost nothing), or one request.
-    Requests are read lazily."""
-    batch: list[tuple[int, Request]] = []
-    rows, batch_key = 0, None
-    for i, request in enumerate(requests):
-        k = key(request)
-        n = request.params.n if request.params.temperature > 0 else 1
-        if batch and (k != batch_key or rows + n > max_rows):
+class BatchedLLM(LLM):
+    """A model that runs in this process and decodes many sequences per call (phi1 and
+    transformers checkpoints): consecutive requests that share a :meth:`batch_key` are
+    generated together, up to ``batch_size`` sequences (a sampling request counts ``n``, a
+    greedy one 1: its copies cost nothing), or one request alone. Requests are read lazily.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise Phi1Error(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def batch_key(self, request: Request) -> Any:
+        """Requests with equal keys may share one call (raise for one the model cannot take)."""
+
+    @abstractmethod
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """The completions of requests that share a batch key, in order."""
+
+    def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
+        for batch in self._batches(requests):
+            indices = [i for i, _ in batch]
+            for i, completion in zip(indices, self.generate([r for _, r in batch]), strict=True):
+                self.usage.add(completion)
+                yield i, completion
+
+    def _batches(self, requests: Iterable[Request]) -> Iterator[list[tuple[int, Request]]]:
+        batch: list[tuple[int, Request]] = []
+        rows, batch_key = 0, None
+        for i, request in enumerate(requests):
+            key = self.batch_key(request)
+            n = request.params.n if request.params.temperature > 0 else 1
+            if batch and (key != batch_key or rows + n > self.batch_size):
+                yield batch
+                batch, rows = [], 0
+            batch.append((i, request))
+            rows, batch_key = rows + n, key
+            if rows >= self.batch_size:
+                yield batch
+                batch, rows = [], 0
+        if batch:
             yield batch
-            batch, rows = [], 0
-        batch.append((i, request))
-        rows, batch_key = rows + n, k
-        if rows >= max_rows:
-            yield batch
-            batch, rows = [], 0
-    if batch:
-        yield batch

@@ -13,15 +13,21 @@ samples then depend on its seed only. Greedy requests share a call whatever thei
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.llm.base import LLM, Completion, Request, check_messages, cut_at_stop, request_batches
+from phi1.llm.base import (
+    BatchedLLM,
+    Completion,
+    GenParams,
+    Request,
+    check_messages,
+    cut_at_stop,
+)
 
 
-class TransformersLLM(LLM):
+class TransformersLLM(BatchedLLM):
     """A transformers model directory, loaded when the backend is built.
 
     Args:
@@ -33,11 +39,8 @@ class TransformersLLM(LLM):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        super().__init__()
-        if batch_size < 1:
-            raise Phi1Error(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(batch_size)
         self.directory = Path(path)
-        self.batch_size = batch_size
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
             self.model = AutoModelForCausalLM.from_pretrained(self.directory)
@@ -58,15 +61,7 @@ class TransformersLLM(LLM):
     def identity(self) -> dict[str, Any]:
         return {"backend": "transformers", "path": str(self.directory)}
 
-    def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
-        for batch in request_batches(requests, self.batch_size, key=self._batch_key):
-            for i, completion in zip(
-                [i for i, _ in batch], self._generate([r for _, r in batch]), strict=True
-            ):
-                self.usage.add(completion)
-                yield i, completion
-
-    def _batch_key(self, request: Request) -> Any:
+    def batch_key(self, request: Request) -> Any:
         params = request.params
         if params.temperature == 0:
             params = params.with_(seed=0)  # greedy: the seed changes nothing
@@ -82,7 +77,7 @@ class TransformersLLM(LLM):
             list(request.messages), add_generation_prompt=True, tokenize=False
         )
 
-    def _generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request]) -> list[Completion]:
         import torch
 
         tok, p, chat = self.tokenizer, requests[0].params, requests[0].is_chat
@@ -98,24 +93,25 @@ class TransformersLLM(LLM):
             kwargs.update(stop_strings=list(p.stop), tokenizer=tok)
         with torch.no_grad():
             out = self.model.generate(**batch, pad_token_id=tok.pad_token_id, **kwargs)
-        new = out[:, batch["input_ids"].shape[1] :]  # (rows, T_new)
-        lengths = (new != tok.pad_token_id).sum(dim=1).tolist()
-        decoded = tok.batch_decode(new, skip_special_tokens=True)
+        new = out[:, batch["input_ids"].shape[1] :]  # (rows, T_new): n rows a request
+        prompt_tokens = batch["attention_mask"].sum(dim=1).tolist()
         per = p.n if sampling else 1
-        completions = []
-        for k in range(len(requests)):
-            texts = [cut_at_stop(t, p.stop) for t in decoded[k * per : (k + 1) * per]]
-            used = lengths[k * per : (k + 1) * per]
-            reasons = [
-                "stop" if text != raw or n < p.max_tokens else "length"
-                for text, raw, n in zip(texts, decoded[k * per : (k + 1) * per], used, strict=True)
-            ]
-            completions.append(
-                Completion(
-                    texts if sampling else texts * p.n,
-                    reasons if sampling else reasons * p.n,
-                    prompt_tokens=int(batch["attention_mask"][k].sum()),
-                    completion_tokens=sum(used),
-                )
-            )
-        return completions
+        return [
+            self._completion(new[k * per : (k + 1) * per], p, prompt_tokens[k])
+            for k in range(len(requests))
+        ]
+
+    def _completion(self, new: Any, p: GenParams, prompt_tokens: int) -> Completion:
+        """One request's completion from its rows of new token ids (one row when greedy:
+        copied ``n`` times). A row that ends before ``max_tokens`` or at a stop string
+        finished with "stop"."""
+        tok = self.tokenizer
+        raws = tok.batch_decode(new, skip_special_tokens=True)
+        used = (new != tok.pad_token_id).sum(dim=1).tolist()
+        texts = [cut_at_stop(raw, p.stop) for raw in raws]
+        reasons = [
+            "stop" if text != raw or n < p.max_tokens else "length"
+            for text, raw, n in zip(texts, raws, used, strict=True)
+        ]
+        copies = 1 if len(texts) == p.n else p.n
+        return Completion(texts * copies, reasons * copies, prompt_tokens, sum(used))

@@ -15,13 +15,12 @@ one and keeps its stored dtype.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.io import read_json, sha256_file
-from phi1.llm.base import LLM, Completion, Request, request_batches
+from phi1.llm.base import BatchedLLM, Completion, Request
 
 
 def is_phi1_checkpoint(directory: str | os.PathLike) -> bool:
@@ -38,7 +37,7 @@ def is_phi1_checkpoint(directory: str | os.PathLike) -> bool:
     return is_codegen_tokenizer(directory)
 
 
-class Phi1LLM(LLM):
+class Phi1LLM(BatchedLLM):
     """A phi1 checkpoint directory, loaded when the backend is built.
 
     Args:
@@ -53,11 +52,8 @@ class Phi1LLM(LLM):
         from phi1.model.checkpoint import load_checkpoint
         from phi1.model.tokenizer import load_tokenizer
 
-        super().__init__()
-        if batch_size < 1:
-            raise Phi1Error(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(batch_size)
         self.directory = Path(path)
-        self.batch_size = batch_size
         self.tokenizer = load_tokenizer(self.directory)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = load_checkpoint(self.directory, device=device)
@@ -70,15 +66,7 @@ class Phi1LLM(LLM):
             "sha256": sha256_file(weights) if weights.is_file() else None,
         }
 
-    def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
-        for batch in request_batches(requests, self.batch_size, key=self._batch_key):
-            for i, completion in zip(
-                [i for i, _ in batch], self._generate([r for _, r in batch]), strict=True
-            ):
-                self.usage.add(completion)
-                yield i, completion
-
-    def _batch_key(self, request: Request) -> Any:
+    def batch_key(self, request: Request) -> Any:
         if request.is_chat:
             raise Phi1Error(
                 f"{self.directory}: a phi1 checkpoint has no chat template; ask with plain "
@@ -86,7 +74,7 @@ class Phi1LLM(LLM):
             )
         return request.params.with_(seed=0)  # one call serves requests that differ in seed
 
-    def _generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request]) -> list[Completion]:
         from phi1.model.generate import complete
 
         p = requests[0].params
