@@ -45,7 +45,7 @@ COMMANDS: dict[str, Any] = {
     "eval": {
         "humaneval": "phi1.eval.commands:humaneval",
         "mbpp": "phi1.eval.commands:mbpp",
-        "graded": "phi1.eval.graded:graded_command",
+        "graded": "phi1.eval.commands:graded",
     },
     "run": "phi1.report.commands:run",
     "report": "phi1.report.commands:report",

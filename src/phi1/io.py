@@ -27,42 +27,61 @@ def read_jsonl(
     first; readers of a file another process may still be writing (the report) pass
     ``torn_tail=True`` to skip it.
     """
+    for _, row in read_jsonl_numbered(path, required=required, torn_tail=torn_tail):
+        yield row
+
+
+def read_jsonl_numbered(
+    path: str | os.PathLike, *, required: Iterable[str] = (), torn_tail: bool = False
+) -> Iterator[tuple[int, dict]]:
+    """:func:`read_jsonl` with each row's line number (1-based, blank lines counted), for
+    callers whose own checks of a row name ``path:line`` too."""
     required = tuple(required)
     path = Path(path)
     if not path.exists():
         raise Phi1Error(f"{path}: no such file")
-    if path.name.endswith(".gz"):
-        try:
-            yield from _read_lines(
-                path, gzip.open(path, "rt", encoding="utf-8"), required, torn_tail
-            )
-        except (OSError, EOFError) as e:
-            raise Phi1Error(f"{path}: unreadable gzip file ({e})") from None
-    else:
-        yield from _read_lines(path, path.open("r", encoding="utf-8"), required, torn_tail)
+    gz = path.name.endswith(".gz")
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as f:
+            yield from _read_lines(path, f, required, torn_tail)
+    except (OSError, EOFError) as e:
+        if not gz:
+            raise
+        raise Phi1Error(f"{path}: unreadable gzip file ({e})") from None
+    except UnicodeDecodeError:
+        raise Phi1Error(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text") from None
 
 
 def _read_lines(
-    path: Path, file: IO[str], required: tuple[str, ...], torn_tail: bool
-) -> Iterator[dict]:
-    with file as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    path: Path, f: IO[str], required: tuple[str, ...], torn_tail: bool
+) -> Iterator[tuple[int, dict]]:
+    for lineno, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            if torn_tail and not line.endswith("\n"):
+                return  # the last line, still being written
+            raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise Phi1Error(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        for key in required:
+            if key not in row:
+                raise Phi1Error(f"{path}:{lineno}: missing field {key!r}")
+        yield lineno, row
+
+
+def _first_undecodable_line(path: Path) -> int | str:
+    """The number of the first line that is not UTF-8 (text is decoded in blocks, so the
+    error of the fast path does not say which line)."""
+    with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                if torn_tail and not line.endswith("\n"):
-                    return  # the last line, still being written
-                raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise Phi1Error(
-                    f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
-                )
-            for key in required:
-                if key not in row:
-                    raise Phi1Error(f"{path}:{lineno}: missing field {key!r}")
-            yield row
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno
+    return "?"
 
 
 def repair_jsonl(path: str | os.PathLike) -> int:

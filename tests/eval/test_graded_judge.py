@@ -12,15 +12,17 @@ import pytest
 
 from phi1.cli import main
 from phi1.errors import Phi1Error
+from phi1.eval.commands import graded
 from phi1.eval.graded import (
-    graded_command,
+    GradingSettings,
+    JudgeSettings,
     judge_messages,
     load_graded_problems,
     parse_grade,
     run_judge,
 )
 from phi1.io import read_jsonl, sha256_text
-from phi1.llm import load_llm
+from phi1.llm import LLMSettings, load_llm
 from phi1.llm.base import Completion
 from phi1.llm.testserver import Faults, serve
 
@@ -47,7 +49,7 @@ def scripted_judge(request):
 
 def write_samples(path, wrong_for=()):
     """Reference solutions to all 50, except a known wrong one for the tasks in ``wrong_for``
-    (the tests grade the first four: ``--limit`` leaves the others out)."""
+    (the tests grade the first four: ``grading.limit`` leaves the others out)."""
     wrong = {w["task_id"]: w["completion"] for w in read_jsonl(WRONG)}
     with open(path, "w") as f:
         for t in PROBLEMS:
@@ -56,14 +58,12 @@ def write_samples(path, wrong_for=()):
     return path
 
 
-def grade(tmp_path, url, samples, out="run", **kw):
-    return graded_command(
+def grade(tmp_path, url, samples, out="run"):
+    return graded(
         samples=str(samples),
-        judge=url,
+        judge=LLMSettings(model=url),
         out=str(tmp_path / out),
-        limit=len(IDS),
-        progress=False,
-        **kw,
+        grading=GradingSettings(limit=len(IDS), progress=False),
     )
 
 
@@ -154,29 +154,25 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys):
     assert f"{bad}:2: unknown task_id 'HumanEval/0'" in capsys.readouterr().err
     assert main(["eval", "graded", "--samples", str(bad)]) == 1
     assert "--out DIR is required" in capsys.readouterr().err
-    args = ["eval", "graded", "--model", "x", "--samples", str(bad), "--out", str(tmp_path)]
+    args = ["eval", "graded", "--solver.model", "x", "--samples", str(bad), "--out", str(tmp_path)]
     assert main(args) == 1
-    assert "exactly one of --model" in capsys.readouterr().err
+    assert "exactly one of --solver.model" in capsys.readouterr().err
     templates = tmp_path / "t.yaml"
     templates.write_text("graded.rubric: 'Grade ${code}'\n")
     args = ["eval", "graded", "--samples", str(bad), "--out", str(tmp_path / "o2")]
-    assert main([*args, "--templates", str(templates)]) == 1
+    assert main([*args, "--judging.templates", str(templates)]) == 1
     assert "$code" in capsys.readouterr().err
 
 
 @pytest.mark.llm
 @pytest.mark.slow
 def test_the_real_smollm2_solves_and_judges_through_llama_cpp(tmp_path):
-    summary = graded_command(
-        model="smollm2-135m-instruct",
-        judge="smollm2-135m-instruct",
+    summary = graded(
+        solver=LLMSettings(model="smollm2-135m-instruct", n_ctx=2048),
+        judge=LLMSettings(model="smollm2-135m-instruct", n_ctx=2048),
         out=str(tmp_path / "run"),
-        limit=1,
-        max_new_tokens=96,
-        judge_max_tokens=48,
-        judge_retries=1,
-        n_ctx=2048,
-        progress=False,
+        judging=JudgeSettings(max_tokens=48, retries=1),
+        grading=GradingSettings(limit=1, max_tokens=96, progress=False),
     )
     (sample,) = read_jsonl(tmp_path / "run" / "samples.jsonl")
     (verdict,) = read_jsonl(tmp_path / "run" / "executions.jsonl")

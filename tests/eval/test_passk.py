@@ -70,7 +70,7 @@ def test_bad_arguments():
     assert parse_ks("10,1, 10") == [1, 10]
     assert parse_ks(5) == [5]
     for bad in ("", "a,b", "0", "-1,2"):
-        with pytest.raises(Phi1Error, match="--k"):
+        with pytest.raises(Phi1Error, match="--scoring.k"):
             parse_ks(bad)
 
 

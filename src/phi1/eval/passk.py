@@ -36,11 +36,12 @@ def parse_ks(ks: str | int | Iterable[int]) -> list[int]:
         try:
             values = [int(part) for part in ks.split(",") if part.strip()]
         except ValueError:
-            raise Phi1Error(f"--k must be comma-separated integers like 1,10, got {ks!r}") from None
+            msg = f"--scoring.k must be comma-separated integers like 1,10, got {ks!r}"
+            raise Phi1Error(msg) from None
     else:
         values = [int(k) for k in ks]
     if not values or any(k < 1 for k in values):
-        raise Phi1Error(f"--k needs integers >= 1, got {ks!r}")
+        raise Phi1Error(f"--scoring.k needs integers >= 1, got {ks!r}")
     return sorted(set(values))
 
 

@@ -18,7 +18,6 @@ stopped; ``score.json`` pins the samples file and timeout a directory was starte
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
@@ -34,11 +33,12 @@ from phi1.io import (
     atomic_write_text,
     read_json,
     read_jsonl,
+    read_jsonl_numbered,
     sha256_file,
     sha256_text,
     write_jsonl,
 )
-from phi1.sandbox.execute import STATUSES, Limits, Sandbox
+from phi1.sandbox.execute import STATUSES, ExecResult, Limits, Sandbox
 from phi1.sandbox.problems import Problem
 
 
@@ -65,46 +65,44 @@ def read_samples(
     left out of this run, e.g. by ``--limit``); anything else that is not a sample of
     ``problems`` stops with one error naming ``path:line``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise Phi1Error(f"{path}: no such file")
     samples: list[Sample] = []
     per_task: Counter[str] = Counter()
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise Phi1Error(f"{where}: not UTF-8 text") from None
-            if not line.strip():
+    for lineno, row in read_jsonl_numbered(path, required=("task_id", "completion")):
+        where = f"{path}:{lineno}"
+        if not isinstance(row["completion"], str):
+            kind = type(row["completion"]).__name__
+            raise Phi1Error(f"{where}: 'completion' must be a string, got {kind}")
+        raw_id = row["task_id"]
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            raise Phi1Error(f"{where}: 'task_id' must be a string, got {type(raw_id).__name__}")
+        task_id = normalize_id(raw_id) if normalize_id else raw_id
+        if task_id not in problems:
+            if task_id in skip_ids:
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise Phi1Error(f"{where}: invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise Phi1Error(f"{where}: expected a JSON object, got {type(row).__name__}")
-            for key in ("task_id", "completion"):
-                if key not in row:
-                    raise Phi1Error(f"{where}: missing field {key!r}")
-            if not isinstance(row["completion"], str):
-                kind = type(row["completion"]).__name__
-                raise Phi1Error(f"{where}: 'completion' must be a string, got {kind}")
-            raw_id = row["task_id"]
-            if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
-                kind = type(raw_id).__name__
-                raise Phi1Error(f"{where}: 'task_id' must be a string, got {kind}")
-            task_id = normalize_id(raw_id) if normalize_id else raw_id
-            if task_id not in problems:
-                if task_id in skip_ids:
-                    continue
-                raise Phi1Error(f"{where}: unknown task_id {raw_id!r}")
-            samples.append(Sample(len(samples), task_id, row["completion"], per_task[task_id]))
-            per_task[task_id] += 1
+            raise Phi1Error(f"{where}: unknown task_id {raw_id!r}")
+        samples.append(Sample(len(samples), task_id, row["completion"], per_task[task_id]))
+        per_task[task_id] += 1
     if not samples:
         raise Phi1Error(f"{path}: no samples")
     return samples
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How samples are scored; recipes fill this as ``scoring: {...}``."""
+
+    k: str = "1,10"
+    """The k of pass@k, comma-separated."""
+    limit: int | None = None
+    """Only the first N problems (quick checks); samples of the others are skipped."""
+    workers: int | None = None
+    """Programs run at once (default: all CPUs)."""
+    timeout: float = 3.0
+    """Seconds each program may run."""
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise Phi1Error(f"scoring.limit must be >= 1, got {self.limit}")
 
 
 def score_samples(
@@ -134,45 +132,8 @@ def score_samples(
             "choose another --out"
         )
     atomic_write_json(pin_path, pin)
-
-    rows_path = out / "results.jsonl"
-    rows: dict[int, dict] = {}
-    if rows_path.exists():
-        from phi1.io import repair_jsonl
-
-        repair_jsonl(rows_path)
-        rows = {row["sample"]: row for row in read_jsonl(rows_path)}
-    todo = [s for s in samples if s.index not in rows]
     started = time.monotonic()
-    isolation: dict = {}
-    if todo:
-        progress = _progress(len(samples), len(samples) - len(todo))
-        with Sandbox(workers, limits) as box, JsonlWriter(rows_path) as writer:
-            isolation = box.isolation
-            programs = [problems[s.task_id].program(s.completion) for s in todo]
-            last_flush = time.monotonic()
-            for i, result in box.imap(programs):
-                s = todo[i]
-                row = {
-                    "sample": s.index,
-                    "task_id": s.task_id,
-                    "completion_id": s.completion_id,
-                    "status": result.status,
-                    "passed": result.passed,
-                    "detail": result.detail,
-                    "duration": result.duration,
-                    "sha256": sha256_text(s.completion),
-                }
-                rows[s.index] = row
-                writer.write(row)
-                if time.monotonic() - last_flush > 2:
-                    writer.flush()
-                    last_flush = time.monotonic()
-                progress.update(1)
-        progress.close()
-    # the final file in sample order, whatever order the verdicts came in
-    write_jsonl(rows_path, (rows[s.index] for s in samples))
-
+    rows, isolation = _verdicts(samples, problems, out / "results.jsonl", limits, workers)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in samples:
         counts[s.task_id][0] += 1
@@ -199,6 +160,57 @@ def score_samples(
     atomic_write_json(out / "results.json", summary)
     atomic_write_text(out / "results.md", format_table(summary))
     return summary
+
+
+def _verdicts(
+    samples: list[Sample],
+    problems: Mapping[str, Problem],
+    rows_path: Path,
+    limits: Limits,
+    workers: int | None,
+) -> tuple[dict[int, dict], dict]:
+    """Each sample's verdict row, by sample index: those already in ``rows_path`` (a killed
+    run's), the others run in the sandbox and appended as they finish. At the end the file
+    holds every row in sample order. Returns the rows and the sandbox's isolation ({} when
+    nothing had to run)."""
+    rows: dict[int, dict] = {}
+    if rows_path.exists():
+        from phi1.io import repair_jsonl
+
+        repair_jsonl(rows_path)
+        rows = {row["sample"]: row for row in read_jsonl(rows_path)}
+    todo = [s for s in samples if s.index not in rows]
+    isolation: dict = {}
+    if todo:
+        progress = _progress(len(samples), len(samples) - len(todo))
+        with Sandbox(workers, limits) as box, JsonlWriter(rows_path) as writer:
+            isolation = box.isolation
+            programs = [problems[s.task_id].program(s.completion) for s in todo]
+            last_flush = time.monotonic()
+            for i, result in box.imap(programs):
+                rows[todo[i].index] = row = _row(todo[i], result)
+                writer.write(row)
+                if time.monotonic() - last_flush > 2:
+                    writer.flush()
+                    last_flush = time.monotonic()
+                progress.update(1)
+        progress.close()
+    # the final file in sample order, whatever order the verdicts came in
+    write_jsonl(rows_path, (rows[s.index] for s in samples))
+    return rows, isolation
+
+
+def _row(sample: Sample, result: ExecResult) -> dict:
+    return {
+        "sample": sample.index,
+        "task_id": sample.task_id,
+        "completion_id": sample.completion_id,
+        "status": result.status,
+        "passed": result.passed,
+        "detail": result.detail,
+        "duration": result.duration,
+        "sha256": sha256_text(sample.completion),
+    }
 
 
 def format_table(summary: dict) -> str:

@@ -161,6 +161,12 @@ class LLM(ABC):
     def identity(self) -> dict[str, Any]:
         """What produced the text, for manifests and record metadata (name, hash or URLs)."""
 
+    @property
+    def instruct(self) -> bool:
+        """Whether this is an instruct model, best asked as a chat (a benchmark asks so unless
+        told otherwise). Base models continue a prompt; each backend says which it holds."""
+        return False
+
     def chat(
         self, conversations: Sequence[Conversation], params: GenParams | None = None
     ) -> list[Completion]:
@@ -201,3 +207,55 @@ def check_messages(messages: Conversation, where: str = "conversation") -> None:
                 f"{where}: message {j} has role {m.get('role')!r}; "
                 "expected system, user or assistant"
             )
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first of the ``stop`` strings (all of it when none occurs)."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+class BatchedLLM(LLM):
+    """A model that runs in this process and decodes many sequences per call (phi1 and
+    transformers checkpoints): consecutive requests that share a :meth:`batch_key` are
+    generated together, up to ``batch_size`` sequences (a sampling request counts ``n``, a
+    greedy one 1: its copies cost nothing), or one request alone. Requests are read lazily.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise Phi1Error(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def batch_key(self, request: Request) -> Any:
+        """Requests with equal keys may share one call (raise for one the model cannot take)."""
+
+    @abstractmethod
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """The completions of requests that share a batch key, in order."""
+
+    def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
+        for batch in self._batches(requests):
+            indices = [i for i, _ in batch]
+            for i, completion in zip(indices, self.generate([r for _, r in batch]), strict=True):
+                self.usage.add(completion)
+                yield i, completion
+
+    def _batches(self, requests: Iterable[Request]) -> Iterator[list[tuple[int, Request]]]:
+        batch: list[tuple[int, Request]] = []
+        rows, batch_key = 0, None
+        for i, request in enumerate(requests):
+            key = self.batch_key(request)
+            n = request.params.n if request.params.temperature > 0 else 1
+            if batch and (key != batch_key or rows + n > self.batch_size):
+                yield batch
+                batch, rows = [], 0
+            batch.append((i, request))
+            rows, batch_key = rows + n, key
+            if rows >= self.batch_size:
+                yield batch
+                batch, rows = [], 0
+        if batch:
+            yield batch

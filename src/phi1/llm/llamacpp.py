@@ -142,6 +142,11 @@ class LlamaCppLLM(LLM):
             "sha256": self.sha256,
         }
 
+    @property
+    def instruct(self) -> bool:
+        """By name: a model named ``*instruct*``, ``*chat*`` or ``*-it*`` is an instruct model."""
+        return any(word in self.name.lower() for word in ("instruct", "chat", "-it"))
+
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """The prompt text the GGUF's chat template makes of ``messages``."""
         check_messages(messages)

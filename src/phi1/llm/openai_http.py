@@ -104,6 +104,11 @@ class OpenAIHTTPLLM(LLM):
         self.__dict__.update(state)
         self._start_lock = threading.Lock()
 
+    @property
+    def instruct(self) -> bool:
+        """Served models are taken to be instruct models (chat completions)."""
+        return True
+
     def identity(self) -> dict[str, Any]:
         """Backend, model name (asked of the server when not given) and base URLs."""
         if self.model is None:

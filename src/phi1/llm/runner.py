@@ -223,54 +223,15 @@ def run_jobs(
     if total is not None and settings.workers > 1:
         total = None  # this worker's share is only known as it goes
     result = RunResult(out_dir=out)
-    seen: set[str] = set()
-    in_flight: dict[int, Job] = {}
-    counter = iter(range(sys.maxsize))
-
-    def pending() -> Iterator[Request]:
-        for job in jobs:
-            if job.id in seen:
-                raise Phi1Error(f"duplicate job id {job.id!r}: ids must be unique")
-            seen.add(job.id)
-            if settings.workers > 1 and shard_of(job.id, settings.workers) != settings.worker:
-                continue
-            if job.id in done:
-                result.skipped += 1
-                continue
-            in_flight[next(counter)] = job
-            yield job.request
-
-    records = _ShardedWriter(out, "part", settings.worker, settings.shard_size)
-    rejects = _ShardedWriter(out, "rejects", settings.worker, settings.shard_size)
+    queue = _Queue(jobs, done, settings, result)
+    writer = _ResultWriter(out, settings, result)
     bar = _Progress(desc, total, len(done), llm, enabled=settings.progress)
     start = time.monotonic()
-    last_flush, unflushed = start, 0
     usage_before = llm.usage.to_dict()
     try:
-        for i, completion in llm.stream(pending()):
-            job = in_flight.pop(i)
-            outcome = postprocess(job, completion)
-            if isinstance(outcome, Reject):
-                rejects.write(
-                    {
-                        "id": job.id,
-                        "reason": outcome.reason,
-                        "detail": outcome.detail,
-                        "record": outcome.record,
-                    }
-                )
-                result.rejected += 1
-                result.reasons[outcome.reason] += 1
-            else:
-                outcome["id"] = job.id
-                records.write(outcome)
-                result.written += 1
-            unflushed += 1
-            now = time.monotonic()
-            if unflushed >= settings.flush_every or now - last_flush >= settings.flush_seconds:
-                records.flush()
-                rejects.flush()
-                last_flush, unflushed = now, 0
+        for i, completion in llm.stream(queue.requests()):
+            job = queue.finished(i)
+            writer.write(job, postprocess(job, completion))
             bar.update(completion)
     except Phi1Error as e:
         kept = result.written + result.rejected
@@ -280,8 +241,7 @@ def run_jobs(
             f"{e} ({kept} results of this run are kept in {out}; re-run to resume)"
         ) from None
     finally:
-        records.close()
-        rejects.close()
+        writer.close()
         bar.close()
         result.seconds = time.monotonic() - start
         result.usage = _usage_delta(usage_before, llm.usage.to_dict())
@@ -289,6 +249,78 @@ def run_jobs(
     if settings.parquet:
         export_parquet(out)
     return result
+
+
+class _Queue:
+    """The jobs this worker still has to ask, as requests; remembers which is which."""
+
+    def __init__(
+        self, jobs: Iterable[Job], done: set[str], settings: RunnerSettings, result: RunResult
+    ):
+        self.jobs, self.done, self.settings, self.result = jobs, done, settings, result
+        self.in_flight: dict[int, Job] = {}
+
+    def requests(self) -> Iterator[Request]:
+        """Each unfinished job's request, in order (read lazily by the backend)."""
+        workers, worker = self.settings.workers, self.settings.worker
+        asked = 0  # the backend numbers the requests it reads from 0
+        for job in self._unique(self.jobs):
+            if workers > 1 and shard_of(job.id, workers) != worker:
+                continue
+            if job.id in self.done:
+                self.result.skipped += 1
+                continue
+            self.in_flight[asked] = job
+            asked += 1
+            yield job.request
+
+    def finished(self, index: int) -> Job:
+        """The job of the ``index``-th request the backend read (now answered)."""
+        return self.in_flight.pop(index)
+
+    @staticmethod
+    def _unique(jobs: Iterable[Job]) -> Iterator[Job]:
+        seen: set[str] = set()
+        for job in jobs:
+            if job.id in seen:
+                raise Phi1Error(f"duplicate job id {job.id!r}: ids must be unique")
+            seen.add(job.id)
+            yield job
+
+
+class _ResultWriter:
+    """Writes records and rejects, counts them, and fsyncs every ``flush_every`` results or
+    ``flush_seconds``."""
+
+    def __init__(self, out: Path, settings: RunnerSettings, result: RunResult):
+        self.settings, self.result = settings, result
+        self.records = _ShardedWriter(out, "part", settings.worker, settings.shard_size)
+        self.rejects = _ShardedWriter(out, "rejects", settings.worker, settings.shard_size)
+        self.last_flush, self.unflushed = time.monotonic(), 0
+
+    def write(self, job: Job, outcome: dict[str, Any] | Reject) -> None:
+        if isinstance(outcome, Reject):
+            row = {"id": job.id, "reason": outcome.reason, "detail": outcome.detail}
+            self.rejects.write(row | {"record": outcome.record})
+            self.result.rejected += 1
+            self.result.reasons[outcome.reason] += 1
+        else:
+            outcome["id"] = job.id
+            self.records.write(outcome)
+            self.result.written += 1
+        self.unflushed += 1
+        now = time.monotonic()
+        if (
+            self.unflushed >= self.settings.flush_every
+            or now - self.last_flush >= self.settings.flush_seconds
+        ):
+            self.records.flush()
+            self.rejects.flush()
+            self.last_flush, self.unflushed = now, 0
+
+    def close(self) -> None:
+        self.records.close()
+        self.rejects.close()
 
 
 def _check_manifest(path: Path, fingerprint: dict[str, Any] | None) -> dict[str, Any]:

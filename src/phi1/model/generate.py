@@ -8,7 +8,7 @@ Two levels:
   only itself), so pads cost no compute; the cache is pre-allocated for the whole run,
   only the last position goes through lm_head, identical prompts are prefilled once and
   fanned out, and finished rows leave the batch so they cost nothing more.
-- :func:`complete`: text prompts -> ``n`` :class:`Completion` each, cut before the first
+- :func:`complete`: text prompts -> ``n`` :class:`Continuation` each, cut before the first
   stop string (checked on the decoded text, so a stop that spans tokens is found).
 
 Every sample has its own ``torch.Generator``, seeded from ``(seed, prompt index, sample
@@ -35,13 +35,15 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Completion:
+class Continuation:
     """One continuation: its text (cut before a stop string), ids, and why it ended."""
 
     text: str
     token_ids: list[int] = field(default_factory=list)
     finish_reason: str = "length"
     """"stop" (a stop string), "eos" (the end-of-text token) or "length" (max_new_tokens)."""
+    prompt_tokens: int = 0
+    """Tokens of the prompt it continues."""
 
 
 def sample_seed(seed: int, prompt_index: int, sample_index: int) -> int:
@@ -104,82 +106,27 @@ def generate_ids(
     model's eos token (pass -1 to never stop on it); ``should_stop(row, ids)`` is asked after
     each token of a row and ends it with "stop".
     """
-    if max_new_tokens < 0:
-        raise Phi1Error(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    if not 0.0 < top_p <= 1.0:
-        raise Phi1Error(f"top_p must be in (0, 1], got {top_p}")
-    B = len(prompts)
-    if B == 0:
+    _check_arguments(model, prompts, max_new_tokens, top_p)
+    if not prompts:
         return []
-    lens = [len(p) for p in prompts]
-    if min(lens) == 0:
-        raise Phi1Error("an empty prompt: give at least one token")
-    config = model.config
-    Tp = max(lens)
-    total = Tp + max_new_tokens
-    if total > config.block_size:
-        raise Phi1Error(
-            f"a prompt of {Tp} tokens + {max_new_tokens} new tokens exceeds the model's context "
-            f"of {config.block_size}"
-        )
-    eos = config.eos_token_id if eos_id is None else eos_id
-    out: list[list[int]] = [[] for _ in range(B)]
-    reasons = ["length"] * B
     if max_new_tokens == 0:
-        return [(o, r) for o, r in zip(out, reasons, strict=True)]
-    sampling = temperature > 0.0
-    if sampling:
-        if seeds is None or len(seeds) != B:
+        return [([], "length") for _ in prompts]
+    generators = None
+    if temperature > 0.0:
+        if seeds is None or len(seeds) != len(prompts):
             raise ValueError("sampling needs one seed per prompt")
         generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    device = model.embed_tokens.weight.device
-    dtype = model.embed_tokens.weight.dtype
-
-    # prefill each distinct prompt once, then fan the cache out to the rows
-    distinct: dict[tuple[int, ...], int] = {}
-    inverse = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
-    uniq = list(distinct)
-    U = len(uniq)
-    padded = min(lens) != Tp
-    mask = torch.zeros((U, total), dtype=torch.long)
-    for i, p in enumerate(uniq):
-        mask[i, Tp - len(p) : Tp] = 1
-    mask = mask.to(device)
-    cache = KVCache(config, U, total, device=device, dtype=dtype)
-    if padded:
-        # No work goes into pad positions (prompt lengths vary by a factor of several): the
-        # prompts are packed end to end into rows of up to PACKED_PREFILL tokens, each
-        # attending only to itself, and their keys and values are moved into the batch
-        # cache, left-padded. One long row makes larger matrix products than one per prompt.
-        last = []
-        for group in _pack(lens=[len(p) for p in uniq], budget=PACKED_PREFILL):
-            h, one = _prefill_packed(model, [uniq[i] for i in group], device, dtype)
-            start = 0
-            for i in group:
-                n = len(uniq[i])
-                cache.k[:, i, :, Tp - n : Tp] = one.k[:, 0, :, start : start + n]
-                cache.v[:, i, :, Tp - n : Tp] = one.v[:, 0, :, start : start + n]
-                last.append(h[0, start + n - 1])  # groups are consecutive: prompt order
-                start += n
-        cache.pos = Tp
-        h_last = torch.stack(last)  # (U, C)
-    else:
-        idx = torch.tensor(uniq, dtype=torch.long, device=device)  # (U, Tp)
-        h_last = model.hidden_states(idx, kv_cache=cache)[:, -1]
-    logits = model.lm_head(h_last)  # (U, V)
-    if U != B:
-        rows = torch.tensor(inverse, device=device)
-        cache.select(rows)
-        mask, logits = mask.index_select(0, rows), logits.index_select(0, rows)
-    next_pos = torch.tensor(lens, device=device)  # (B,) rotary position of the next token
-
-    active = list(range(B))  # prompt index of each batch row
+    rows, logits = _Rows.prefill(model, prompts, max_new_tokens)
+    eos = model.config.eos_token_id if eos_id is None else eos_id
+    out: list[list[int]] = [[] for _ in prompts]
+    reasons = ["length"] * len(prompts)
+    active = list(range(len(prompts)))  # prompt index of each batch row
     for step in range(max_new_tokens):
         tok = next_tokens(
             logits,
             temperature=temperature,
             top_p=top_p,
-            generators=[generators[r] for r in active] if sampling else None,
+            generators=None if generators is None else [generators[r] for r in active],
         )
         keep: list[int] = []
         for row, (r, t) in enumerate(zip(active, tok.tolist(), strict=True)):
@@ -194,24 +141,119 @@ def generate_ids(
         if not keep or step == max_new_tokens - 1:
             break
         if len(keep) != len(active):
-            rows = torch.tensor(keep, device=device)
-            cache.select(rows)
-            tok, mask, next_pos = tok[rows], mask[rows], next_pos[rows]
+            tok = rows.keep(keep, tok)
             active = [active[k] for k in keep]
-        past = Tp + step
-        if padded:
-            mask[:, past] = 1
+        logits = rows.step(model, tok, step)
+    return [(o, r) for o, r in zip(out, reasons, strict=True)]
+
+
+def _check_arguments(
+    model: Phi, prompts: Sequence[Sequence[int]], max_new_tokens: int, top_p: float
+) -> None:
+    if max_new_tokens < 0:
+        raise Phi1Error(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if not 0.0 < top_p <= 1.0:
+        raise Phi1Error(f"top_p must be in (0, 1], got {top_p}")
+    if not prompts:
+        return
+    if min(len(p) for p in prompts) == 0:
+        raise Phi1Error("an empty prompt: give at least one token")
+    longest = max(len(p) for p in prompts)
+    if longest + max_new_tokens > model.config.block_size:
+        raise Phi1Error(
+            f"a prompt of {longest} tokens + {max_new_tokens} new tokens exceeds the model's "
+            f"context of {model.config.block_size}"
+        )
+
+
+class _Rows:
+    """The batch being decoded: its KV cache, attention mask and next rotary positions.
+
+    Prompts of different lengths are left-padded in the cache (the mask hides the pads);
+    ``padded`` is False when every prompt has the same length, and then no mask is needed.
+    """
+
+    def __init__(self, cache: KVCache, mask: torch.Tensor, lens: Sequence[int], Tp: int):
+        self.cache, self.mask, self.Tp = cache, mask, Tp
+        self.padded = min(lens) != Tp
+        self.next_pos = torch.tensor(lens, device=mask.device)  # (B,) position of the next token
+
+    @classmethod
+    def prefill(
+        cls, model: Phi, prompts: Sequence[Sequence[int]], max_new_tokens: int
+    ) -> tuple[_Rows, torch.Tensor]:
+        """The rows after their prompts, and the logits (B, V) of each row's next token.
+
+        Each distinct prompt is prefilled once, then its cache is fanned out to its rows."""
+        device = model.embed_tokens.weight.device
+        dtype = model.embed_tokens.weight.dtype
+        distinct: dict[tuple[int, ...], int] = {}
+        inverse = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+        uniq = list(distinct)
+        lens = [len(p) for p in uniq]
+        Tp, total = max(lens), max(lens) + max_new_tokens
+        mask = torch.zeros((len(uniq), total), dtype=torch.long)
+        for i, n in enumerate(lens):
+            mask[i, Tp - n : Tp] = 1
+        cache = KVCache(model.config, len(uniq), total, device=device, dtype=dtype)
+        if min(lens) != Tp:
+            h_last = _prefill_padded(model, uniq, cache, Tp)
+        else:
+            idx = torch.tensor(uniq, dtype=torch.long, device=device)  # (U, Tp)
+            h_last = model.hidden_states(idx, kv_cache=cache)[:, -1]
+        logits = model.lm_head(h_last)  # (U, V)
+        rows = cls(cache, mask.to(device), lens, Tp)
+        if len(uniq) != len(prompts):
+            logits = rows.keep(inverse, logits)
+        return rows, logits
+
+    def keep(self, keep: Sequence[int], tensor: torch.Tensor) -> torch.Tensor:
+        """Keep (or repeat) these rows; ``tensor`` (B, ...) is selected alike and returned."""
+        rows = torch.tensor(keep, device=self.mask.device)
+        self.cache.select(rows)
+        self.mask, self.next_pos = self.mask[rows], self.next_pos[rows]
+        return tensor[rows]
+
+    def step(self, model: Phi, tok: torch.Tensor, step: int) -> torch.Tensor:
+        """Feed each row its new token ``tok`` (B,); the logits (B, V) of the next one."""
+        past = self.Tp + step
+        if self.padded:
+            self.mask[:, past] = 1
             h = model.hidden_states(
                 tok[:, None],
-                kv_cache=cache,
-                position_ids=next_pos[:, None],
-                attention_mask=mask[:, : past + 1],
+                kv_cache=self.cache,
+                position_ids=self.next_pos[:, None],
+                attention_mask=self.mask[:, : past + 1],
             )
         else:
-            h = model.hidden_states(tok[:, None], kv_cache=cache)
-        next_pos += 1
-        logits = model.lm_head(h[:, -1])
-    return [(o, r) for o, r in zip(out, reasons, strict=True)]
+            h = model.hidden_states(tok[:, None], kv_cache=self.cache)
+        self.next_pos += 1
+        return model.lm_head(h[:, -1])
+
+
+def _prefill_padded(
+    model: Phi, prompts: Sequence[tuple[int, ...]], cache: KVCache, Tp: int
+) -> torch.Tensor:
+    """Prefill prompts of several lengths into ``cache``, left-padded to ``Tp``; the hidden
+    state (U, C) of each prompt's last token.
+
+    No work goes into pad positions (prompt lengths vary by a factor of several): the
+    prompts are packed end to end into rows of up to PACKED_PREFILL tokens, each attending
+    only to itself, and their keys and values are moved into the batch cache, left-padded.
+    One long row makes larger matrix products than one per prompt."""
+    device, dtype = cache.k.device, cache.k.dtype
+    last = []
+    for group in _pack(lens=[len(p) for p in prompts], budget=PACKED_PREFILL):
+        h, one = _prefill_packed(model, [prompts[i] for i in group], device, dtype)
+        start = 0
+        for i in group:
+            n = len(prompts[i])
+            cache.k[:, i, :, Tp - n : Tp] = one.k[:, 0, :, start : start + n]
+            cache.v[:, i, :, Tp - n : Tp] = one.v[:, 0, :, start : start + n]
+            last.append(h[0, start + n - 1])  # groups are consecutive: prompt order
+            start += n
+    cache.pos = Tp
+    return torch.stack(last)  # (U, C)
 
 
 PACKED_PREFILL = 1024
@@ -264,12 +306,15 @@ def complete(
     top_p: float = 1.0,
     stop: Sequence[str] = (),
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     batch_size: int = 16,
-) -> list[list[Completion]]:
+) -> list[list[Continuation]]:
     """``n`` continuations of each text prompt, each cut before the first stop string.
 
     Greedy (temperature 0) gives one continuation, copied ``n`` times. Rows are batched
-    ``batch_size`` at a time, longest prompts first.
+    ``batch_size`` at a time, longest prompts first. Sample ``j`` of prompt ``i`` draws from
+    ``sample_seed(seed, i, j)``; with ``seeds`` (one per prompt) from ``sample_seed(seeds[i],
+    0, j)`` instead: each prompt then samples as it would alone, whatever shares its call.
     """
     from phi1.model.tokenizer import get_tokenizer
 
@@ -278,13 +323,15 @@ def complete(
         raise TypeError("complete takes a list of prompts, not one string")
     if n < 1 or batch_size < 1:
         raise Phi1Error(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+    if seeds is not None and len(seeds) != len(prompts):
+        raise Phi1Error(f"{len(seeds)} seeds for {len(prompts)} prompts")
     stops = [s for s in stop if s]
     longest_stop = max((len(s) for s in stops), default=0)
     encoded = tok.encode_batch(list(prompts)) if prompts else []
     per_prompt = 1 if temperature <= 0.0 else n
     rows = [(i, j) for i in range(len(prompts)) for j in range(per_prompt)]
     rows.sort(key=lambda r: -len(encoded[r[0]]))
-    results: dict[tuple[int, int], Completion] = {}
+    results: dict[tuple[int, int], Continuation] = {}
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         checked = [0] * len(chunk)  # characters already searched for stop strings
@@ -303,7 +350,10 @@ def complete(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
             top_p=top_p,
-            seeds=[sample_seed(seed, i, j) for i, j in chunk],
+            seeds=[
+                sample_seed(seed, i, j) if seeds is None else sample_seed(seeds[i], 0, j)
+                for i, j in chunk
+            ],
             eos_id=tok.eot_id,
             should_stop=stopped if stops else None,
         )
@@ -312,8 +362,8 @@ def complete(
             cut = min((k for k in (text.find(s) for s in stops) if k >= 0), default=-1)
             if cut >= 0:
                 text, reason = text[:cut], "stop"
-            results[i, j] = Completion(text=text, token_ids=ids, finish_reason=reason)
+            results[i, j] = Continuation(text, ids, reason, prompt_tokens=len(encoded[i]))
     return [
-        [Completion(**vars(results[i, j if per_prompt > 1 else 0])) for j in range(n)]
+        [Continuation(**vars(results[i, j if per_prompt > 1 else 0])) for j in range(n)]
         for i in range(len(prompts))
     ]

@@ -262,11 +262,14 @@ def _wire_humaneval(c: Context) -> list[dict]:
         raise Skip("needs a model: neither pretrain nor finetune ran")
     if not c.settings.eval_base:
         stages = stages[:1]
-    return [{"model": str(c.out(s, "model")), "out": str(c.dir("humaneval") / s)} for s in stages]
+    return [
+        {"llm": {"model": str(c.out(s, "model"))}, "out": str(c.dir("humaneval") / s)}
+        for s in stages
+    ]
 
 
 def _wire_graded(c: Context) -> list[dict]:
-    return [{"model": evaluated_model(c), "out": str(c.dir("graded"))}]
+    return [{"solver": {"model": evaluated_model(c)}, "out": str(c.dir("graded"))}]
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -312,7 +315,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("humaneval", ("eval", "humaneval"), "phi1.eval.commands:humaneval", _wire_humaneval,
           ("*/samples.jsonl",), done=("*/results.json",), reads=("pretrain", "finetune"),
           summary="*/results.json", outputs={"results": "*/results.jsonl"}),
-    Stage("graded", ("eval", "graded"), "phi1.eval.graded:graded_command", _wire_graded,
+    Stage("graded", ("eval", "graded"), "phi1.eval.commands:graded", _wire_graded,
           ("judge-*/grades.jsonl",), done=("executions.jsonl",), reads=("pretrain", "finetune"),
           modules=("phi1.eval.generation",), summary="judge-*/summary.json",
           outputs={"grades": "judge-*/grades.jsonl"}),

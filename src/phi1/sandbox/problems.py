@@ -22,10 +22,10 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from phi1.errors import Phi1Error
-from phi1.io import sha256_file
+from phi1.io import read_jsonl_numbered, sha256_file
 
 HUMANEVAL_SHA256 = "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef"
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
@@ -152,34 +152,39 @@ def _lf(text: str) -> str:
 
 
 def _rows(path: str | os.PathLike) -> list[tuple[str, dict]]:
-    """``(where, row)`` for each record of a .jsonl, .jsonl.gz or .json (list) file."""
+    """``(where, row)`` for each record of a .jsonl, .json (a list) or gzipped file."""
     path = Path(path)
     if not path.is_file():
         raise Phi1Error(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
+    if path.suffix != ".json" and not _starts_a_list(path):
+        return [(f"{path}:{n}", row) for n, row in read_jsonl_numbered(path)]
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+        with _open(path) as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (OSError, EOFError, UnicodeDecodeError) as e:
         raise Phi1Error(f"{path}: cannot read ({e})") from None
-    if path.suffix == ".json" or text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise Phi1Error(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(data, list):
-            raise Phi1Error(f"{path}: expected a JSON list of problems")
-        rows = [(f"{path}: item {i}", row) for i, row in enumerate(data)]
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"{path}:{lineno}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise Phi1Error(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+    except json.JSONDecodeError as e:
+        raise Phi1Error(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    if not isinstance(data, list):
+        raise Phi1Error(f"{path}: expected a JSON list of problems")
+    rows = [(f"{path}: item {i}", row) for i, row in enumerate(data)]
     for where, row in rows:
         if not isinstance(row, dict):
             raise Phi1Error(f"{where}: expected a JSON object, got {type(row).__name__}")
     return rows
+
+
+def _starts_a_list(path: Path) -> bool:
+    """Whether a file holds one JSON list (MBPP's sanitized set) rather than JSON lines."""
+    try:
+        with _open(path) as f:
+            while chunk := f.read(4096):
+                if chunk.strip():
+                    return chunk.lstrip().startswith(b"[")
+    except (OSError, EOFError):
+        return False  # the JSON lines reader names what is wrong with the file
+    return False
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
