@@ -46,6 +46,7 @@ COMMANDS: dict[str, Any] = {
         "humaneval": "phi1.eval.commands:humaneval",
         "mbpp": "phi1.eval.commands:mbpp",
         "graded": "phi1.eval.commands:graded",
+        "loss": "phi1.eval.commands:eval_loss",
     },
     "run": "phi1.report.commands:run",
     "report": "phi1.report.commands:report",
