@@ -44,25 +44,31 @@ def spread(model: Phi, seed: int) -> Phi:
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
+def checkpoints(tmp_path_factory) -> tuple[Path, Path, Path]:
     """The same weights as a phi1 checkpoint and as a transformers directory
-    (``save_pretrained`` + the tokenizer's files)."""
+    (``save_pretrained`` + the tokenizer's files), and another causal LM (GPT-2's classes)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
     root = tmp_path_factory.mktemp("loss")
     model = spread(Phi(ModelConfig.from_name("debug", block_size=1024)), seed=7)
     save_checkpoint(model, root / "phi1")
     net = hf_model(model.config, to_hf_state_dict(model.state_dict(), model.config))
     net.save_pretrained(root / "hf")
     get_tokenizer().save(root / "hf")
-    return root / "phi1", root / "hf"
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=1024, vocab_size=51200)
+    GPT2LMHeadModel(config).eval().save_pretrained(root / "gpt2")
+    get_tokenizer().save(root / "gpt2")
+    return root / "phi1", root / "hf", root / "gpt2"
 
 
 def reference_nll(directory: Path, problems: list) -> list[float]:
     """An independent computation: transformers' own classes on the directory, one problem
     at a time, the solution's log-probabilities summed after the whole sequence's forward."""
-    from transformers import AutoTokenizer, PhiForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(directory)
-    net = PhiForCausalLM.from_pretrained(directory).eval()
+    net = AutoModelForCausalLM.from_pretrained(directory).eval()
     out = []
     for p in problems:
         ctx = tok(p.prompt)["input_ids"]
@@ -76,7 +82,7 @@ def reference_nll(directory: Path, problems: list) -> list[float]:
 
 @pytest.mark.parametrize("kind", ["phi1", "hf"])
 def test_loss_equals_a_plain_transformers_loop(checkpoints, kind, tmp_path, capsys):
-    phi1_dir, hf_dir = checkpoints
+    phi1_dir, hf_dir, _ = checkpoints
     spec = str(phi1_dir) if kind == "phi1" else f"hf:{hf_dir}"
     out = tmp_path / "out"
     args = ["eval", "loss", "--llm.model", spec, "--out", str(out), "--loss.limit", str(LIMIT)]
@@ -104,6 +110,17 @@ def test_loss_equals_a_plain_transformers_loop(checkpoints, kind, tmp_path, caps
     assert f"humaneval: {LIMIT} problems, {mean:.4f} nats/token" in printed
 
 
+def test_any_transformers_causal_lm(checkpoints, tmp_path):
+    """Another architecture (GPT-2: learned absolute positions) through the padded path."""
+    out = tmp_path / "out"
+    args = ["eval", "loss", "--llm.model", str(checkpoints[2]), "--out", str(out)]
+    assert main([*args, "--loss.limit", "8", "--loss.batch_tokens", "1024"]) == 0
+    rows = list(read_jsonl(out / "results.jsonl"))
+    want = reference_nll(checkpoints[2], list(load_benchmark("humaneval")[1].values())[:8])
+    assert [r["nll"] for r in rows] == pytest.approx(want, rel=1e-4)
+    assert json.loads((out / "results.json").read_text())["backend"]["backend"] == "transformers"
+
+
 def test_the_prompt_is_context(checkpoints):
     """Scored after another problem's prompt, a solution gets another NLL: the context is
     really read (a test that could not tell would pass with any mask)."""
@@ -117,18 +134,18 @@ def test_the_prompt_is_context(checkpoints):
     assert ((a - b).abs() / a > 5e-3).all()
 
 
-def test_the_bootstrap_is_seeded(checkpoints, tmp_path):
-    runs = []
-    for seed in (0, 0, 1):
-        out = tmp_path / f"s{seed}-{len(runs)}"
-        args = ["eval", "loss", "--llm.model", str(checkpoints[0]), "--out", str(out)]
-        assert (
-            main([*args, "--benchmark", "graded", "--loss.limit", "8", "--loss.seed", str(seed)])
-            == 0
-        )
-        runs.append(json.loads((out / "results.json").read_text()))
-    assert runs[0]["loss"] == runs[1]["loss"] and runs[0]["loss"]["ci95"] != runs[2]["loss"]["ci95"]
-    assert runs[0]["benchmark"] == "graded" and runs[0]["problems"] == 8
+def test_the_graded_set_and_a_seeded_bootstrap(checkpoints, tmp_path):
+    from phi1.eval.loss import bootstrap_interval
+
+    out = tmp_path / "graded"
+    args = ["eval", "loss", "--llm.model", str(checkpoints[0]), "--out", str(out)]
+    assert main([*args, "--benchmark", "graded", "--loss.limit", "8", "--loss.seed", "3"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["benchmark"] == "graded" and summary["problems"] == 8
+    values = [r["bits_per_byte"] for r in read_jsonl(out / "results.jsonl")]
+    assert summary["bpb"]["ci95"] == list(bootstrap_interval(values, resamples=1000, seed=3))
+    other = bootstrap_interval(values, resamples=1000, seed=4)
+    assert other != tuple(summary["bpb"]["ci95"]) and other[0] < summary["bpb"]["mean"] < other[1]
 
 
 def test_mbpp_and_humaneval_format_files(checkpoints, tmp_path):

@@ -76,7 +76,7 @@ def early_signal(run: Run, s: Section) -> None:
             p1 = passk.get(stage) if which == -1 else None
             out[name][model] = {"step": step, "loss": loss, "bpb": bpb, "pass@1": p1}
             cells = [f"{loss:.4f}", "-" if bpb is None else f"{bpb:.4f}",
-                     "-" if p1 is None else f"{100 * p1:.1f}%"]  # fmt: skip
+                     "not evaluated" if p1 is None else f"{100 * p1:.1f}%"]  # fmt: skip
             body.append([model, f"{stage} step {step}", *cells])
         s.add(
             f"<h3>{esc(name)}</h3>",
@@ -85,7 +85,8 @@ def early_signal(run: Run, s: Section) -> None:
     s.add("<p>The negative log-likelihood of each problem's reference solution given its prompt "
           "(mean over the problems), measured while training (<code>log.benchmarks</code>; "
           "<code>phi1 eval loss</code> gives the same number for a checkpoint). It moves while "
-          "pass@1 is still 0: the signal data ablations compare.</p>")  # fmt: skip
+          "pass@1 is still 0: the signal data ablations compare. phi-1-base's pass@1 is "
+          "evaluated with <code>pipeline: {eval_base: true}</code>.</p>")  # fmt: skip
     s.summary = out
 
 
