@@ -30,7 +30,7 @@ from phi1.train.trainer import TrainJob, _Trainer
 def make_job(
     out: Path, data: Path, *, resume: str | None = None, keep_steps=(), **train
 ) -> TrainJob:
-    settings = dict(steps=3, global_batch=8, micro_batch=1, lr=3e-3, warmup_steps=1,
+    settings = dict(steps=3, global_batch=8, micro_batch=1, lr=1e-3, warmup_steps=1,
                     dropout=0.0, precision="fp32", parallel="fsdp", device="cpu")  # fmt: skip
     settings.update(train)
     return TrainJob(
