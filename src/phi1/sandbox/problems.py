@@ -107,7 +107,8 @@ def load_mbpp(path: str | os.PathLike | None = None) -> dict[str, Problem]:
         path = fetch_data(MBPP_FILE)
     problems: dict[str, Problem] = {}
     for where, row in _rows(path):
-        problem = _multipl_e_problem(row, where) if "tests" in row else _mbpp_problem(row, where)
+        multipl_e = "tests" in row or str(row.get("name", "")).startswith("mbpp_")
+        problem = _multipl_e_problem(row, where) if multipl_e else _mbpp_problem(row, where)
         if problem.task_id in problems:
             raise Phi1Error(f"{where}: duplicate task_id {problem.task_id!r}")
         problems[problem.task_id] = problem
