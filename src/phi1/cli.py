@@ -22,6 +22,7 @@ COMMANDS: dict[str, Any] = {
     "init": "phi1.model.commands:init",
     "convert": "phi1.model.commands:convert",
     "generate": "phi1.model.commands:generate",
+    "export": {"gguf": "phi1.model.commands:export_gguf"},
     "models": {
         "list": "phi1.llm.commands:models_list",
         "fetch": "phi1.llm.commands:models_fetch",
@@ -46,6 +47,7 @@ COMMANDS: dict[str, Any] = {
         "humaneval": "phi1.eval.commands:humaneval",
         "mbpp": "phi1.eval.commands:mbpp",
         "graded": "phi1.eval.commands:graded",
+        "plus-tests": "phi1.eval.commands:plus_tests",
     },
     "run": "phi1.report.commands:run",
     "report": "phi1.report.commands:report",
