@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.pipeline.recipe import check_flags, check_keys, command_section, resolve
+from phi1.pipeline.recipe import bare_switches, check_flags, check_keys, command_section, resolve
 
 # name -> "module:function", or a nested table for command groups (``phi1 synth textbooks``).
 COMMANDS: dict[str, Any] = {
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         func = _command(path) if path else None
         if func is not None:
             check_flags(path, func, argv[len(path) :])
+            argv = argv[: len(path)] + bare_switches(func, argv[len(path) :])
         # Importing every stage (torch, transformers, sklearn) costs seconds; when the
         # command is named, import only its module.
         components = _load(COMMANDS, only=path[0] if path else None)

