@@ -173,7 +173,7 @@ def test_bad_input_is_one_clear_error(checkpoints, tmp_path, capsys):
     model = ["--llm.model", str(checkpoints[0]), "--out", str(tmp_path / "o")]
     assert "unknown benchmark 'humaneval+'" in _error([*model, "--benchmark", "humaneval+"], capsys)
     err = _error([*model, "--benchmark", "mbpp"], capsys)
-    assert "no MBPP with reference solutions" in err and "mbpp:FILE" in err
+    assert "has no reference solutions" in err and "mbpp:FILE" in err
     unsolved = tmp_path / "unsolved.jsonl"
     rows = [json.loads(line) for line in (ASSETS / "tiny_humaneval.jsonl").read_text().splitlines()]
     unsolved.write_text("".join(json.dumps({**r, "canonical_solution": ""}) + "\n" for r in rows))

@@ -121,7 +121,7 @@ def test_benchmark_specs_name_their_problems(tmp_path):
     assert name == "mbpp" and all(t.startswith("Mbpp/") and p.canonical_solution
                                   for t, p in mbpp.items())  # fmt: skip
     assert load_benchmark(str(ASSETS / "tiny_humaneval.jsonl"))[0] == "tiny_humaneval"
-    with pytest.raises(Phi1Error, match="no MBPP with reference solutions.*mbpp:FILE"):
+    with pytest.raises(Phi1Error, match="has no reference solutions.*mbpp:FILE"):
         load_benchmark("mbpp")
     for bad in ("humaneval+", str(tmp_path / "missing.jsonl"), ""):
         with pytest.raises(Phi1Error, match="unknown benchmark"):
