@@ -52,6 +52,9 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 class Embedder(ABC):
     """Texts in, unit-length float32 vectors out; the model loads on first use."""
 
+    unit = True
+    """False for embedders whose rows are features on their own scale (:class:`CodeFeatures`)."""
+
     def __init__(self, spec: str, *, max_tokens: int | None, max_chunks: int) -> None:
         if max_chunks < 1:
             raise Phi1Error(f"embedder {spec!r}: max_chunks must be >= 1, got {max_chunks}")
@@ -97,7 +100,10 @@ class Embedder(ABC):
                 weights.append(max(len(chunk), 1))
         vectors = self._embed_windows(windows, batch_size)  # (W, dim), unit rows
         out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
-        np.add.at(out, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
+        w = np.asarray(weights, dtype=np.float64)
+        np.add.at(out, np.asarray(owners), vectors * w[:, None])
+        if not self.unit:  # a weighted mean of the windows' features, not a direction
+            return (out / np.bincount(owners, weights=w)[:, None]).astype(np.float32)
         return _normalise(out).astype(np.float32)
 
     def identity(self) -> dict[str, Any]:
@@ -294,7 +300,16 @@ class TransformersEmbedder(Embedder):
 
 
 class GGUFEmbedder(Embedder):
-    """A GGUF model through llama.cpp, mean-pooled over each window."""
+    """A GGUF model through llama.cpp's embedding mode: the final hidden states (after the
+    model's last norm) pooled over each window.
+
+    ``pooling="mean"`` averages every token's state; ``"last"`` takes the last token's,
+    which in a causal model is the only one that has attended to the whole window. A
+    registry model (``qwen2.5-coder-0.5b-instruct``) is named by its registry name and its
+    pinned sha256; a ``gguf:PATH`` by its file name and the file's hash.
+    """
+
+    POOLINGS = ("mean", "last")
 
     def __init__(
         self,
@@ -304,12 +319,18 @@ class GGUFEmbedder(Embedder):
         max_tokens: int | None = None,
         max_chunks: int = 4,
         n_threads: int | None = None,
+        pooling: str = "mean",
+        sha256: str | None = None,
     ) -> None:
         super().__init__(spec, max_tokens=max_tokens, max_chunks=max_chunks)
         self.path = Path(path)
         self.n_threads = n_threads
         if not self.path.is_file():
             raise Phi1Error(f"embedder {spec!r}: no such file {self.path}")
+        if pooling not in self.POOLINGS:
+            raise Phi1Error(f"embedder {spec!r}: pooling must be mean or last, got {pooling!r}")
+        self.pooling = pooling
+        self._sha256 = sha256
         self._dim: int | None = None
         self._limit = max_tokens or 512
 
@@ -321,14 +342,23 @@ class GGUFEmbedder(Embedder):
         return self._dim
 
     def _describe(self) -> dict[str, Any]:
-        return {"model_type": "gguf", "weights_sha256": _cached_sha256(self.path)}
+        return {
+            "model_type": "gguf",
+            "weights_sha256": self._sha256 or _cached_sha256(self.path),
+            "pooling": self.pooling,
+        }
 
     def _load(self) -> Any:
         try:
             import llama_cpp
         except ImportError:
             raise Phi1Error("gguf: embedders need llama-cpp-python (pip install phi1)") from None
+        from phi1.llm.llamacpp import default_threads
+
         window = self._limit
+        pooling = {"mean": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                   "last": llama_cpp.LLAMA_POOLING_TYPE_LAST}[self.pooling]  # fmt: skip
+        threads = self.n_threads or default_threads()
         try:
             llm = llama_cpp.Llama(
                 model_path=str(self.path),
@@ -336,8 +366,9 @@ class GGUFEmbedder(Embedder):
                 n_ctx=window,
                 n_batch=window,
                 n_ubatch=window,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                n_threads=self.n_threads,
+                pooling_type=pooling,
+                n_threads=threads,
+                n_threads_batch=threads,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:
@@ -566,6 +597,10 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
     if not isinstance(spec, str) or not spec.strip():
         raise Phi1Error("embedder spec is empty; use minilm, hash, hf:PATH, phi1:DIR or gguf:PATH")
     spec = spec.strip()
+    if "+" in spec:
+        from phi1.llm.code_features import ConcatEmbedder
+
+        return ConcatEmbedder(spec, [load_embedder(part, **options) for part in spec.split("+")])
     if spec == "hash" or spec.startswith("hash:"):
         dim = spec.partition(":")[2] or "512"
         if not dim.isdigit():
@@ -582,10 +617,25 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
         return TransformersEmbedder(
             "minilm:all-MiniLM-L6-v2", path, sentence_transformers=True, **options
         )
+    if spec == "code" or spec.startswith("code:"):
+        from phi1.llm.code_features import CodeFeatures
+
+        return CodeFeatures(spec, **{k: v for k, v in options.items() if k == "max_chunks"})
+    from phi1.llm import registry
+
+    spec, _, pooling = spec.partition("@")  # NAME@last: llama.cpp's pooling
+    if pooling:
+        options = {**options, "pooling": pooling}
     kind, sep, rest = spec.partition(":")
+    name = rest if kind == "gguf" else spec
+    if name in registry.MODELS:  # a registry model: fetched (once) and named as such
+        entry = registry.MODELS[name]
+        path = registry.fetch(name)
+        return GGUFEmbedder(name, path, sha256=entry.sha256, **options)
     if not sep or not rest:
         raise Phi1Error(
-            f"unknown embedder {spec!r}; use minilm, hash, hf:PATH, phi1:DIR or gguf:PATH"
+            f"unknown embedder {spec!r}; use minilm, hash, code, a registry model "
+            f"({', '.join(registry.MODELS)}), hf:PATH, phi1:DIR or gguf:PATH"
         )
     if kind in ("hf", "phi1"):
         return TransformersEmbedder(f"{kind}:{Path(rest).name}", rest, **options)
