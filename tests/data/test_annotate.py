@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phi1.data.annotate import (
+    LABEL_FIELDS,
     TEMPLATES,
     AnnotateSettings,
     VerdictProbe,
@@ -293,7 +294,8 @@ def test_logprob_judge_is_graded_and_independent_of_order(tmp_path):
     assert all(0.0 < p < 1.0 for p in forward) and len(set(forward)) > 1
     assert probe.identity()["method"] == "logprob"
     corpus = [{"id": f"d{i}", "text": c, "meta": {"source": "s"}} for i, c in enumerate(codes)]
-    summary = annotate_corpus(corpus, tmp_path / "ann", llm, AnnotateSettings(n=4),
+    settings = AnnotateSettings(n=4, template="educational_value_fewshot")  # as probed above
+    summary = annotate_corpus(corpus, tmp_path / "ann", llm, settings,
                               judge="smollm2-135m-instruct", progress=False)  # fmt: skip
     assert summary["settings"]["method"] == "logprob" and summary["annotated"] == 4
     by_id = {r["id"]: r for r in read_records(tmp_path / "ann")}
@@ -309,3 +311,39 @@ def test_logprob_method_needs_a_local_judge():
         VerdictProbe(object())
     with pytest.raises(Phi1Error, match="method"):
         AnnotateSettings(method="vote")
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_a_label_set_round_trips_through_the_corpus(tmp_path, capsys):
+    from phi1.data.annotate import export_label_set, load_label_set
+    from phi1.data.readers import read_source
+    from phi1.llm import load_llm
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    bodies = ["def add(a, b):\n    return a + b\n", "X = 1\nY = 2\n", "import os\n", "pass\n"]
+    for i, body in enumerate(bodies):
+        (corpus / f"m{i}.py").write_text(BANNERS["apache"] + body)
+    source = f"toy=dir:{corpus}"
+    llm = load_llm("smollm2-135m-instruct", n_threads=1)
+    ann = tmp_path / "ann"
+    annotate_corpus(read_source(source), ann, llm, AnnotateSettings(n=4, max_chars=200),
+                    judge="smollm2-135m-instruct", progress=False)  # fmt: skip
+    labels = tmp_path / "labels.jsonl"
+    assert export_label_set(ann, labels) == 4
+    rows = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert set(rows[0]) == set(LABEL_FIELDS) and rows[0]["judge"]["template"] == (
+        "educational_value_rubric") and rows[0]["judge"]["view"]["strip_banners"]  # fmt: skip
+    annotations, docs = load_label_set(labels, [source])
+    assert sorted(a["id"] for a in annotations) == sorted(docs) == sorted(r["id"] for r in rows)
+    by_id = {a["id"]: a for a in annotations}
+    assert all(by_id[r["id"]]["meta"]["p_high"] == r["p_high"] for r in rows)
+    # A file changed since it was judged is left out and counted; a banner added is not a change.
+    (corpus / "m0.py").write_text("def add(a, b):\n    return b + a\n")
+    (corpus / "m1.py").write_text("# Copyright 2020 Someone\n" + bodies[1])
+    annotations, _ = load_label_set(labels, [source])
+    assert len(annotations) == 3 and "1 changed" in capsys.readouterr().out
+    with pytest.raises(Phi1Error, match=r"labels.jsonl:1"):
+        labels.write_text('{"id": "x"}\n')
+        load_label_set(labels, [source])

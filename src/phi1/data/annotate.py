@@ -556,9 +556,16 @@ def annotate_corpus(
         "allocation": s.allocation,
     }
     meta = {"template": template, "method": method, "judge": judge, "seed": s.seed}
+    # Written before the judge starts: a run stopped part-way states its settings and view.
+    header = {"settings": {**asdict(s), "method": method, "template": template},
+              "judge": judge, "llm": asked.identity()}  # fmt: skip
+    atomic_write_json(out / "annotate.json", {**read_json(out / "annotate.json"), **header})
     runner = runner_settings or RunnerSettings(progress=progress, flush_every=1)
+    # Asked in the order of the sample keys across sources: a run stopped early has still
+    # judged a proportional, stratified sample (the first k of each source's bottom-k).
+    order = sorted(sample, key=lambda r: (r["meta"].get("sample", {}).get("key", 0.0), r["id"]))
     result = run_jobs(
-        _jobs(sample, template, params, s), asked, out,
+        _jobs(order, template, params, s), asked, out,
         postprocess=_postprocess({r["id"]: r for r in sample}, meta), settings=runner,
         fingerprint=fingerprint, desc="annotate",
     )  # fmt: skip
@@ -566,9 +573,7 @@ def annotate_corpus(
     labels = Counter(r["label"] for r in annotated)
     summary = {
         **read_json(out / "annotate.json"),
-        "settings": {**asdict(s), "method": method, "template": template},
-        "judge": judge,
-        "llm": asked.identity(),
+        **header,
         "annotated": len(annotated),
         "labels": dict(sorted(labels.items())),
         "unparseable": sum(1 for r in read_rejects(out) if r["reason"] == "unparseable"),
