@@ -80,7 +80,7 @@ def speed(clf: QualityClassifier, limit: int, batch_size: int, rounds: int = 4) 
     task_hours = files / (n / t_ours) / 3600
     print(f"the paper's {PAPER_TOKENS / 1e9:.0f}B tokens at {TOKENS_PER_FILE:,} tokens per file: "
           f"{files / 1e6:.1f}M files; at this rate {task_hours:,.0f} task-hours (one task on 2 "
-          f"cores), {task_hours / 1000:.1f} h on 1,000 datatrove tasks")  # fmt: skip
+          f"cores), {task_hours / 1000 * 60:.1f} min on 1,000 datatrove tasks")  # fmt: skip
 
 
 PAPER_TOKENS = 35e9  # phi-1: The Stack (Python, dedup) + StackOverflow

@@ -92,11 +92,13 @@ def main() -> None:
     ap.add_argument("--poolings", nargs="+", default=["mean"])
     ap.add_argument("--max-chars", type=int, help="the judge's view while it still runs")
     ap.add_argument("--models", nargs="+", default=["forest", "logistic", "boosted"])
+    ap.add_argument("--labelled-only", action="store_true",
+                    help="embed only the files judged so far (a slow embedder)")  # fmt: skip
     args = ap.parse_args()
     ann, out = Path(args.annotations), Path(args.out)
-    load_annotations(ann)  # checks the folder
+    annotations, _ = load_annotations(ann)  # checks the folder
     sample = {r["id"]: r for r in read_jsonl(ann / "sample.jsonl")}
-    ids = sorted(sample)
+    ids = sorted({a["id"] for a in annotations} if args.labelled_only else sample)
     # The run's view (annotate.json has its settings only once the run has finished).
     view = judge_view(ann) if args.max_chars is None else view_rule(args.max_chars, True)
     views = [apply_view(sample[i]["text"], view) for i in ids]
