@@ -35,8 +35,10 @@ fi
 if step 3; then
     $PY $E/precompute.py $R/ann15 --out $R/table --embedders hash code minilm hash+code \
         --models forest
-    $PY $E/table.py $R/ann15 --out $R/table --embedders hash+code hash code minilm \
+    $PY $E/table.py $R/ann15 --out $R/table --embedders hash+code hash \
         --models forest logistic --label-rules judge top:0.5
+    $PY $E/table.py $R/ann15 --out $R/table --embedders code minilm \
+        --models forest logistic --label-rules judge
 fi
 
 # 4. The default classifier (the table's best row; ClassifierSettings' defaults).
