@@ -1,16 +1,13 @@
-"""Hand-made features of Python code's shape, as an embedder (``code``), and the embedder
-that puts two embedders side by side (``A+B``).
+"""Hand-made features of Python code's shape (the ``code`` embedder of
+:mod:`phi1.llm.embed`, which also puts two embedders side by side: ``A+B``).
 
-:class:`CodeFeatures` reads a text with Python's own tokenizer (up to the first token it
+:func:`code_features` reads a text with Python's own tokenizer (up to the first token it
 cannot read: a window cut in the middle of a string still gives its features) and gives
 :data:`FEATURES`: shares of lines, tokens and characters that tell a documented algorithm
 from a table, a configuration or API glue (docstring and comment shares, functions with a
 docstring, literal-table lines, imports, control flow, private names...). Each is a share
 in [0, 1] or squashed into it; the row is not L2-normalised (``unit = False``). No model,
 thousands of files per second.
-
-:class:`ConcatEmbedder` (``qwen2.5-coder-0.5b-instruct+code``) concatenates its parts' rows;
-its identity names every part's.
 """
 
 from __future__ import annotations
@@ -19,13 +16,8 @@ import io
 import math
 import re
 import tokenize
-from typing import Any
 
 import numpy as np
-
-from phi1.errors import Phi1Error
-from phi1.io import sha256_json
-from phi1.llm.embed import Embedder
 
 FEATURES = (
     "comment_lines",  # nonblank lines that are only a comment
@@ -162,74 +154,3 @@ def _strings_and_docs(toks: list[tokenize.TokenInfo]) -> tuple[int, int, int, in
         if tok.type not in (tokenize.COMMENT,):
             prev = tok.type
     return doc, other, min(documented, blocks), blocks, rows
-
-
-class CodeFeatures(Embedder):
-    """:func:`code_features` as an embedder (spec ``code``): one window per text."""
-
-    unit = False
-
-    def __init__(self, spec: str = "code", *, max_chunks: int = 1) -> None:
-        if spec != "code":
-            raise Phi1Error(f"embedder {spec!r}: the code features take no options; use code")
-        super().__init__(spec, max_tokens=None, max_chunks=max_chunks)
-
-    @property
-    def dim(self) -> int:
-        return len(FEATURES)
-
-    def _describe(self) -> dict[str, Any]:
-        recipe = {"version": VERSION, "features": list(FEATURES)}
-        return {"model_type": "code-features", "weights_sha256": sha256_json(recipe)}
-
-    def _load(self) -> Any:
-        return True  # nothing to load
-
-    def _window(self) -> int:
-        return 0  # the whole text, whatever its length
-
-    def _chunk(self, texts: list[str]) -> list[list[str]]:
-        return [[text] for text in texts]
-
-    def _embed_windows(self, windows: list[str], batch_size: int) -> np.ndarray:
-        if not windows:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([code_features(w) for w in windows]).astype(np.float32)
-
-
-class ConcatEmbedder(Embedder):
-    """Several embedders' rows side by side (spec ``A+B``)."""
-
-    unit = False
-
-    def __init__(self, spec: str, parts: list[Embedder]) -> None:
-        if len(parts) < 2:
-            raise Phi1Error(f"embedder {spec!r}: join two or more embedders with +")
-        super().__init__(spec, max_tokens=None, max_chunks=parts[0].max_chunks)
-        self.parts = parts
-
-    @property
-    def dim(self) -> int:
-        return sum(p.dim for p in self.parts)
-
-    def _describe(self) -> dict[str, Any]:
-        parts = [p.identity() for p in self.parts]
-        return {"model_type": "concat", "parts": parts,
-                "weights_sha256": sha256_json([p["sha256"] for p in parts])}  # fmt: skip
-
-    def _load(self) -> Any:
-        return True  # the parts load themselves
-
-    def _window(self) -> int:
-        return max(p.window for p in self.parts)
-
-    def embed(self, texts: Any, batch_size: int = 32) -> np.ndarray:
-        if isinstance(texts, str):
-            raise Phi1Error("embed() takes a list of texts, not one string")
-        return np.hstack([p.embed(texts, batch_size) for p in self.parts]).astype(np.float32)
-
-    def _chunk(self, texts: list[str]) -> list[list[Any]]:
-        raise NotImplementedError  # embed() is the parts'
-
-    def _embed_windows(self, windows: list[Any], batch_size: int) -> np.ndarray:
-        raise NotImplementedError

@@ -16,6 +16,10 @@ row per text, L2-normalised, so a dot product is a cosine similarity and
   per second on one CPU core, no dependency; it sees shared names, words and code shape,
   not meaning. The default of decontamination, where it only picks the candidate problems
   that the AST comparison then judges.
+- ``code``: 26 hand features of Python code's shape (:mod:`phi1.llm.code_features`), not
+  normalised; ``NAME`` (a registry GGUF model, ``NAME@last`` for last-token pooling);
+  ``A+B``: two embedders' rows side by side (the quality classifier's default is
+  ``hash+code``).
 
 Long documents are cut into windows of the model's length; at most ``max_chunks`` windows,
 spread evenly over the document, are embedded, normalised, averaged (weighted by their token
@@ -586,6 +590,84 @@ def _subword_hashes(name: str) -> tuple[int, ...]:
 _ID, _STR, _NUM, _EMPTY = (_xxh(t) for t in ("<ID>", "<STR>", "<NUM>", "<EMPTY>"))
 
 
+class CodeFeatures(Embedder):
+    """:func:`phi1.llm.code_features.code_features` as an embedder (spec ``code``): one
+    window per text."""
+
+    unit = False
+
+    def __init__(self, spec: str = "code", *, max_chunks: int = 1) -> None:
+        if spec != "code":
+            raise Phi1Error(f"embedder {spec!r}: the code features take no options; use code")
+        super().__init__(spec, max_tokens=None, max_chunks=max_chunks)
+
+    @property
+    def dim(self) -> int:
+        from phi1.llm.code_features import FEATURES
+
+        return len(FEATURES)
+
+    def _describe(self) -> dict[str, Any]:
+        from phi1.llm.code_features import FEATURES, VERSION
+
+        recipe = {"version": VERSION, "features": list(FEATURES)}
+        return {"model_type": "code-features", "weights_sha256": sha256_json(recipe)}
+
+    def _load(self) -> Any:
+        return True  # nothing to load
+
+    def _window(self) -> int:
+        return 0  # the whole text, whatever its length
+
+    def _chunk(self, texts: list[str]) -> list[list[str]]:
+        return [[text] for text in texts]
+
+    def _embed_windows(self, windows: list[str], batch_size: int) -> np.ndarray:
+        if not windows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        from phi1.llm.code_features import code_features
+
+        return np.stack([code_features(w) for w in windows]).astype(np.float32)
+
+
+class ConcatEmbedder(Embedder):
+    """Several embedders' rows side by side (spec ``A+B``)."""
+
+    unit = False
+
+    def __init__(self, spec: str, parts: list[Embedder]) -> None:
+        if len(parts) < 2:
+            raise Phi1Error(f"embedder {spec!r}: join two or more embedders with +")
+        super().__init__(spec, max_tokens=None, max_chunks=parts[0].max_chunks)
+        self.parts = parts
+
+    @property
+    def dim(self) -> int:
+        return sum(p.dim for p in self.parts)
+
+    def _describe(self) -> dict[str, Any]:
+        parts = [p.identity() for p in self.parts]
+        return {"model_type": "concat", "parts": parts,
+                "weights_sha256": sha256_json([p["sha256"] for p in parts])}  # fmt: skip
+
+    def _load(self) -> Any:
+        return True  # the parts load themselves
+
+    def _window(self) -> int:
+        return max(p.window for p in self.parts)
+
+    def embed(self, texts: Any, batch_size: int = 32) -> np.ndarray:
+        if isinstance(texts, str):
+            raise Phi1Error("embed() takes a list of texts, not one string")
+        return np.hstack([p.embed(texts, batch_size) for p in self.parts]).astype(np.float32)
+
+    def _chunk(self, texts: list[str]) -> list[list[Any]]:
+        raise NotImplementedError  # embed() is the parts'
+
+    def _embed_windows(self, windows: list[Any], batch_size: int) -> np.ndarray:
+        raise NotImplementedError
+
+
 def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
     """The embedder ``spec`` names: ``minilm``, ``hf:PATH``, ``phi1:DIR``, ``gguf:PATH``,
     ``hash`` or ``hash:DIM``.
@@ -598,8 +680,6 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
         raise Phi1Error("embedder spec is empty; use minilm, hash, hf:PATH, phi1:DIR or gguf:PATH")
     spec = spec.strip()
     if "+" in spec:
-        from phi1.llm.code_features import ConcatEmbedder
-
         return ConcatEmbedder(spec, [load_embedder(part, **options) for part in spec.split("+")])
     if spec == "hash" or spec.startswith("hash:"):
         dim = spec.partition(":")[2] or "512"
@@ -618,8 +698,6 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
             "minilm:all-MiniLM-L6-v2", path, sentence_transformers=True, **options
         )
     if spec == "code" or spec.startswith("code:"):
-        from phi1.llm.code_features import CodeFeatures
-
         return CodeFeatures(spec, **{k: v for k, v in options.items() if k == "max_chunks"})
     from phi1.llm import registry
 
