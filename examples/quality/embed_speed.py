@@ -29,8 +29,9 @@ def main() -> None:
     t0 = time.perf_counter()
     X = emb.embed(views[1:])
     took = time.perf_counter() - t0
-    print(f"{args.embedder}: {len(views) - 1} stdlib files (first {args.max_chars} characters, "
-          f"banners skipped), {took / (len(views) - 1):.2f} s per file, dim {X.shape[1]}")  # fmt: skip
+    n = len(views) - 1
+    print(f"{args.embedder}: {n} stdlib files (first {args.max_chars} characters, banners "
+          f"skipped), {took / n:.2f} s per file, dim {X.shape[1]}")  # fmt: skip
 
 
 if __name__ == "__main__":
