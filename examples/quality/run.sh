@@ -2,8 +2,8 @@
 # The quality filter on the embedded default corpus (this Python's standard library and
 # installed site-packages), as run for examples/quality/README.md. Each step resumes if
 # interrupted; outputs go to runs/quality/ (not committed); what the README quotes is
-# copied into examples/quality/ (dedup.json, annotate.json, classifier.txt, filter.txt,
-# filter-summary.json, report.md, bench_filter.txt, judge_sanity.txt).
+# copied into examples/quality/ (the label set, the classifier, filter-summary.json,
+# report.md, bench_filter.txt).
 #
 #   examples/quality/run.sh          # all steps
 #   examples/quality/run.sh 3 4 5 6  # only these steps (e.g. after the annotation is done)
@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=runs/quality
 E=examples/quality
+PY=.venv/bin/python
 STEPS="${*:-1 2 3 4 5 6}"
 step() { [[ " $STEPS " == *" $1 "* ]]; }
 
@@ -19,44 +20,46 @@ if step 1; then
     .venv/bin/phi1 dedup --out $R/dedup
 fi
 
-# 2. 330 documents, stratified by source, judged by the default local LLM
-#    (Qwen2.5-Coder-0.5B-Instruct through llama.cpp; --annotate.method auto = logprob for it).
+# 2. 1,000 files, stratified by source, judged by Qwen2.5-Coder-1.5B-Instruct by P(high) on
+#    each file's view (leading banners skipped, first 1,000 characters); asked in sample-key
+#    order, so a run stopped early is still a stratified sample. Then the label set.
 if step 2; then
-    PHI1_LLAMA_THREADS=1 .venv/bin/phi1 annotate --out $R/annotations --annotate.n 330 \
-        --annotate.max_chars 1500
+    .venv/bin/phi1 annotate --out $R/ann15 --annotate.n 1000 --annotate.max_chars 1000 \
+        --annotate.template educational_value_rubric --annotate.method logprob \
+        --llm.model qwen2.5-coder-1.5b-instruct
+    $PY -c "from phi1.data.annotate import export_label_set as e; \
+print(e('$R/ann15', '$E/labels-qwen2.5-coder-1.5b.jsonl'))"
 fi
 
-# 3. Random forest on MiniLM embeddings of each file's first 256-token window. The 0.5B
-#    judge calls almost everything "high", so its P(high) ranks: the top half is "high".
+# 3. The table: embedder x label set x model (embeddings cached under $R/table).
 if step 3; then
-    .venv/bin/phi1 classifier train $R/annotations --out $R/classifier \
-        --classifier.max_chunks 1 --classifier.label_rule top:0.5 | tee $E/classifier.txt
+    $PY $E/precompute.py $R/ann15 --out $R/table --embedders hash code minilm hash+code \
+        --models forest
+    $PY $E/table.py $R/ann15 --out $R/table --embedders hash+code hash \
+        --models forest logistic --label-rules judge top:0.5
+    $PY $E/table.py $R/ann15 --out $R/table --embedders code minilm \
+        --models forest logistic --label-rules judge
 fi
 
-# 4. Score the deduplicated corpus and keep the top 20% of files (the paper kept ~17% of
-#    its tokens: 6B of 35B). Writes kept/, rejects/, summary.json and report.md (the
-#    highest- and lowest-scored files). The embedding cache is reused by a rerun with
-#    another classifier on the same embedder.
+# 4. The default classifier (the table's best row; ClassifierSettings' defaults).
 if step 4; then
-    .venv/bin/phi1 filter --inputs $R/dedup/kept.jsonl --classifier $R/classifier \
-        --out $R/filtered --filter.tasks 8 --filter.top_fraction 0.2 \
-        --filter.embed_cache $R/embed_cache \
-        | tee $E/filter.txt
+    .venv/bin/phi1 classifier train $E/labels-qwen2.5-coder-1.5b.jsonl --out $E/classifier
+    rm -f $E/classifier/embeddings.npz
 fi
 
-# 5. The sanity-set figure and the scoring speed.
+# 5. Score the deduplicated corpus and keep the top 20% of files.
 if step 5; then
-    .venv/bin/python benchmarks/bench_filter.py --classifier $R/classifier --limit 200 \
-        --sanity | tee $E/bench_filter.txt
-    # the judge's own P(high) on the sanity set: whose error is it, the judge's or the forest's?
-    PHI1_LLAMA_THREADS=2 .venv/bin/python benchmarks/bench_filter.py --classifier $R/classifier \
-        --no-speed --judge qwen2.5-coder-0.5b-instruct | tee $E/judge_sanity.txt
-fi
-
-# 6. Copy what the README quotes.
-if step 6; then
-    cp $R/dedup/summary.json $E/dedup.json
-    cp $R/annotations/annotate.json $E/annotate.json
+    .venv/bin/phi1 filter --inputs $R/dedup/kept.jsonl --classifier $E/classifier \
+        --out $R/filtered --filter.tasks 4 --filter.top_fraction 0.2 \
+        --filter.embed_cache $R/embed_cache
     cp $R/filtered/summary.json $E/filter-summary.json
     cp $R/filtered/report.md $E/report.md
+fi
+
+# 6. The sanity-set figure and the scoring speed; the judge's own sanity figure.
+if step 6; then
+    $PY benchmarks/bench_filter.py --classifier $E/classifier --limit 200 --sanity \
+        | tee $E/bench_filter.txt
+    $PY benchmarks/bench_filter.py --no-speed --judge qwen2.5-coder-1.5b-instruct \
+        --judge-template educational_value_rubric --judge-chars 1000 | tee $E/judge_sanity.txt
 fi

@@ -324,3 +324,66 @@ def test_hash_embedder_identity_and_options():
     for bad in ("hash:100", "hash:8", "hash:x"):
         with pytest.raises(Phi1Error, match="hash"):
             load_embedder(bad)
+
+
+# -- registry GGUF models (llama.cpp embedding mode), code features, side by side -----------
+
+
+@pytest.mark.llm
+def test_registry_gguf_embedder_pools_the_hidden_states():
+    import llama_cpp
+
+    from phi1.llm.registry import MODELS
+
+    mean = load_embedder("smollm2-135m-instruct", max_tokens=64)
+    last = load_embedder("gguf:smollm2-135m-instruct", max_tokens=64, pooling="last")
+    ident = mean.identity()
+    assert ident["name"] == "smollm2-135m-instruct" and ident["pooling"] == "mean"
+    assert ident["weights_sha256"] == MODELS["smollm2-135m-instruct"].sha256
+    # The reference: every token's final hidden state (no pooling), averaged or the last.
+    ref = llama_cpp.Llama(
+        model_path=str(mean.path), embedding=True, n_ctx=64, n_batch=64, n_ubatch=64,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE, verbose=False,
+    )  # fmt: skip
+    for text in SNIPPETS[:2]:
+        states = np.asarray(ref.embed(text), dtype=np.float64)  # (T, dim)
+        for emb, want in ((mean, states.mean(0)), (last, states[-1])):
+            got = emb.embed([text])[0]
+            np.testing.assert_allclose(got, want / np.linalg.norm(want), atol=2e-3)
+    ref.close()
+    assert mean.embed(SNIPPETS[:1])[0] @ last.embed(SNIPPETS[:1])[0] < 0.99
+    with pytest.raises(Phi1Error, match="pooling"):
+        check_identity(ident, last, what="classifier p")
+    with pytest.raises(Phi1Error, match="pooling must be"):
+        load_embedder("smollm2-135m-instruct", pooling="max")
+
+
+def test_code_features_read_the_shape_of_code():
+    from phi1.llm.code_features import FEATURES, code_features
+
+    documented = 'def f(x):\n    """Double x."""\n    return 2 * x\n\n\nprint(f(2))\n'
+    table = "CODES = {\n    1: 'a',\n    2: 'b',\n    3: 'c',\n}\n"
+    a, b = code_features(documented), code_features(table)
+    f = dict(zip(FEATURES, range(len(FEATURES)), strict=True))
+    assert a[f["documented_defs"]] == 1.0 and a[f["examples"]] == 0.2 and a[f["readable"]] == 1
+    assert a[f["control_lines"]] == pytest.approx(1 / 4) and b[f["control_lines"]] == 0
+    assert b[f["trailing_comma_lines"]] == pytest.approx(3 / 5) and a[f["literal_lines"]] == 0
+    assert b[f["constant_lines"]] == pytest.approx(1 / 5)
+    cut = code_features('def g():\n    """An unterminated docstring, cut by a window\n')
+    assert 0 < cut[f["readable"]] < 1 and ((cut >= 0) & (cut <= 1)).all()
+    emb = load_embedder("code")
+    rows = emb.embed([documented, table, ""])
+    np.testing.assert_allclose(rows[:2], np.stack([a, b]), atol=1e-6)  # not normalised
+    assert emb.identity()["model_type"] == "code-features" and emb.dim == len(FEATURES)
+
+
+def test_embedders_side_by_side():
+    both = load_embedder("hash:64+code", max_chunks=1)
+    rows = both.embed(SNIPPETS)
+    np.testing.assert_allclose(rows[:, :64], load_embedder("hash:64", max_chunks=1).embed(SNIPPETS))
+    np.testing.assert_allclose(rows[:, 64:], load_embedder("code").embed(SNIPPETS))
+    ident = both.identity()
+    assert ident["dim"] == both.dim == 64 + rows.shape[1] - 64 and len(ident["parts"]) == 2
+    with pytest.raises(Phi1Error, match="built with embedder"):
+        check_identity(ident, load_embedder("hash:64"), what="classifier c")
+    check_identity(ident, pickle.loads(pickle.dumps(both)), what="classifier c")

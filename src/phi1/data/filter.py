@@ -189,7 +189,7 @@ class QualityScorer(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1):
         clf = self._classifier()
-        cache = _EmbeddingCache(self.cache_dir, clf.embedder().identity()["sha256"], rank)
+        cache = _EmbeddingCache(self.cache_dir, clf.embedding_key, rank)
         batch: list[Document] = []
         progress = _Progress(f"score task {rank}")
         for doc in data or ():
@@ -215,7 +215,7 @@ class QualityScorer(PipelineStep):
                 else:
                     X[i] = vec
             if todo:
-                fresh = clf.embedder().embed([batch[i].text for i in todo], self.batch_size)
+                fresh = clf.embed([batch[i].text for i in todo], batch_size=self.batch_size)
                 for i, vec in zip(todo, fresh, strict=True):
                     X[i] = vec
                     cache.put(batch[i].id, batch[i].text, vec)

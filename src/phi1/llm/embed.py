@@ -16,6 +16,10 @@ row per text, L2-normalised, so a dot product is a cosine similarity and
   per second on one CPU core, no dependency; it sees shared names, words and code shape,
   not meaning. The default of decontamination, where it only picks the candidate problems
   that the AST comparison then judges.
+- ``code``: 26 hand features of Python code's shape (:mod:`phi1.llm.code_features`), not
+  normalised; ``NAME`` (a registry GGUF model, ``NAME@last`` for last-token pooling);
+  ``A+B``: two embedders' rows side by side (the quality classifier's default is
+  ``hash+code``).
 
 Long documents are cut into windows of the model's length; at most ``max_chunks`` windows,
 spread evenly over the document, are embedded, normalised, averaged (weighted by their token
@@ -51,6 +55,9 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
 class Embedder(ABC):
     """Texts in, unit-length float32 vectors out; the model loads on first use."""
+
+    unit = True
+    """False for embedders whose rows are features on their own scale (:class:`CodeFeatures`)."""
 
     def __init__(self, spec: str, *, max_tokens: int | None, max_chunks: int) -> None:
         if max_chunks < 1:
@@ -97,7 +104,10 @@ class Embedder(ABC):
                 weights.append(max(len(chunk), 1))
         vectors = self._embed_windows(windows, batch_size)  # (W, dim), unit rows
         out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
-        np.add.at(out, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
+        w = np.asarray(weights, dtype=np.float64)
+        np.add.at(out, np.asarray(owners), vectors * w[:, None])
+        if not self.unit:  # a weighted mean of the windows' features, not a direction
+            return (out / np.bincount(owners, weights=w)[:, None]).astype(np.float32)
         return _normalise(out).astype(np.float32)
 
     def identity(self) -> dict[str, Any]:
@@ -294,7 +304,16 @@ class TransformersEmbedder(Embedder):
 
 
 class GGUFEmbedder(Embedder):
-    """A GGUF model through llama.cpp, mean-pooled over each window."""
+    """A GGUF model through llama.cpp's embedding mode: the final hidden states (after the
+    model's last norm) pooled over each window.
+
+    ``pooling="mean"`` averages every token's state; ``"last"`` takes the last token's,
+    which in a causal model is the only one that has attended to the whole window. A
+    registry model (``qwen2.5-coder-0.5b-instruct``) is named by its registry name and its
+    pinned sha256; a ``gguf:PATH`` by its file name and the file's hash.
+    """
+
+    POOLINGS = ("mean", "last")
 
     def __init__(
         self,
@@ -304,12 +323,18 @@ class GGUFEmbedder(Embedder):
         max_tokens: int | None = None,
         max_chunks: int = 4,
         n_threads: int | None = None,
+        pooling: str = "mean",
+        sha256: str | None = None,
     ) -> None:
         super().__init__(spec, max_tokens=max_tokens, max_chunks=max_chunks)
         self.path = Path(path)
         self.n_threads = n_threads
         if not self.path.is_file():
             raise Phi1Error(f"embedder {spec!r}: no such file {self.path}")
+        if pooling not in self.POOLINGS:
+            raise Phi1Error(f"embedder {spec!r}: pooling must be mean or last, got {pooling!r}")
+        self.pooling = pooling
+        self._sha256 = sha256
         self._dim: int | None = None
         self._limit = max_tokens or 512
 
@@ -321,14 +346,23 @@ class GGUFEmbedder(Embedder):
         return self._dim
 
     def _describe(self) -> dict[str, Any]:
-        return {"model_type": "gguf", "weights_sha256": _cached_sha256(self.path)}
+        return {
+            "model_type": "gguf",
+            "weights_sha256": self._sha256 or _cached_sha256(self.path),
+            "pooling": self.pooling,
+        }
 
     def _load(self) -> Any:
         try:
             import llama_cpp
         except ImportError:
             raise Phi1Error("gguf: embedders need llama-cpp-python (pip install phi1)") from None
+        from phi1.llm.llamacpp import default_threads
+
         window = self._limit
+        pooling = {"mean": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                   "last": llama_cpp.LLAMA_POOLING_TYPE_LAST}[self.pooling]  # fmt: skip
+        threads = self.n_threads or default_threads()
         try:
             llm = llama_cpp.Llama(
                 model_path=str(self.path),
@@ -336,8 +370,9 @@ class GGUFEmbedder(Embedder):
                 n_ctx=window,
                 n_batch=window,
                 n_ubatch=window,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                n_threads=self.n_threads,
+                pooling_type=pooling,
+                n_threads=threads,
+                n_threads_batch=threads,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:
@@ -555,6 +590,84 @@ def _subword_hashes(name: str) -> tuple[int, ...]:
 _ID, _STR, _NUM, _EMPTY = (_xxh(t) for t in ("<ID>", "<STR>", "<NUM>", "<EMPTY>"))
 
 
+class CodeFeatures(Embedder):
+    """:func:`phi1.llm.code_features.code_features` as an embedder (spec ``code``): one
+    window per text."""
+
+    unit = False
+
+    def __init__(self, spec: str = "code", *, max_chunks: int = 1) -> None:
+        if spec != "code":
+            raise Phi1Error(f"embedder {spec!r}: the code features take no options; use code")
+        super().__init__(spec, max_tokens=None, max_chunks=max_chunks)
+
+    @property
+    def dim(self) -> int:
+        from phi1.llm.code_features import FEATURES
+
+        return len(FEATURES)
+
+    def _describe(self) -> dict[str, Any]:
+        from phi1.llm.code_features import FEATURES, VERSION
+
+        recipe = {"version": VERSION, "features": list(FEATURES)}
+        return {"model_type": "code-features", "weights_sha256": sha256_json(recipe)}
+
+    def _load(self) -> Any:
+        return True  # nothing to load
+
+    def _window(self) -> int:
+        return 0  # the whole text, whatever its length
+
+    def _chunk(self, texts: list[str]) -> list[list[str]]:
+        return [[text] for text in texts]
+
+    def _embed_windows(self, windows: list[str], batch_size: int) -> np.ndarray:
+        if not windows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        from phi1.llm.code_features import code_features
+
+        return np.stack([code_features(w) for w in windows]).astype(np.float32)
+
+
+class ConcatEmbedder(Embedder):
+    """Several embedders' rows side by side (spec ``A+B``)."""
+
+    unit = False
+
+    def __init__(self, spec: str, parts: list[Embedder]) -> None:
+        if len(parts) < 2:
+            raise Phi1Error(f"embedder {spec!r}: join two or more embedders with +")
+        super().__init__(spec, max_tokens=None, max_chunks=parts[0].max_chunks)
+        self.parts = parts
+
+    @property
+    def dim(self) -> int:
+        return sum(p.dim for p in self.parts)
+
+    def _describe(self) -> dict[str, Any]:
+        parts = [p.identity() for p in self.parts]
+        return {"model_type": "concat", "parts": parts,
+                "weights_sha256": sha256_json([p["sha256"] for p in parts])}  # fmt: skip
+
+    def _load(self) -> Any:
+        return True  # the parts load themselves
+
+    def _window(self) -> int:
+        return max(p.window for p in self.parts)
+
+    def embed(self, texts: Any, batch_size: int = 32) -> np.ndarray:
+        if isinstance(texts, str):
+            raise Phi1Error("embed() takes a list of texts, not one string")
+        return np.hstack([p.embed(texts, batch_size) for p in self.parts]).astype(np.float32)
+
+    def _chunk(self, texts: list[str]) -> list[list[Any]]:
+        raise NotImplementedError  # embed() is the parts'
+
+    def _embed_windows(self, windows: list[Any], batch_size: int) -> np.ndarray:
+        raise NotImplementedError
+
+
 def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
     """The embedder ``spec`` names: ``minilm``, ``hf:PATH``, ``phi1:DIR``, ``gguf:PATH``,
     ``hash`` or ``hash:DIM``.
@@ -566,6 +679,8 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
     if not isinstance(spec, str) or not spec.strip():
         raise Phi1Error("embedder spec is empty; use minilm, hash, hf:PATH, phi1:DIR or gguf:PATH")
     spec = spec.strip()
+    if "+" in spec:
+        return ConcatEmbedder(spec, [load_embedder(part, **options) for part in spec.split("+")])
     if spec == "hash" or spec.startswith("hash:"):
         dim = spec.partition(":")[2] or "512"
         if not dim.isdigit():
@@ -582,10 +697,23 @@ def load_embedder(spec: str = DEFAULT_SPEC, **options: Any) -> Embedder:
         return TransformersEmbedder(
             "minilm:all-MiniLM-L6-v2", path, sentence_transformers=True, **options
         )
+    if spec == "code" or spec.startswith("code:"):
+        return CodeFeatures(spec, **{k: v for k, v in options.items() if k == "max_chunks"})
+    from phi1.llm import registry
+
+    spec, _, pooling = spec.partition("@")  # NAME@last: llama.cpp's pooling
+    if pooling:
+        options = {**options, "pooling": pooling}
     kind, sep, rest = spec.partition(":")
+    name = rest if kind == "gguf" else spec
+    if name in registry.MODELS:  # a registry model: fetched (once) and named as such
+        entry = registry.MODELS[name]
+        path = registry.fetch(name)
+        return GGUFEmbedder(name, path, sha256=entry.sha256, **options)
     if not sep or not rest:
         raise Phi1Error(
-            f"unknown embedder {spec!r}; use minilm, hash, hf:PATH, phi1:DIR or gguf:PATH"
+            f"unknown embedder {spec!r}; use minilm, hash, code, a registry model "
+            f"({', '.join(registry.MODELS)}), hf:PATH, phi1:DIR or gguf:PATH"
         )
     if kind in ("hf", "phi1"):
         return TransformersEmbedder(f"{kind}:{Path(rest).name}", rest, **options)

@@ -89,6 +89,123 @@ Write the Python function this asks for; it must pass the test above. Reply with
 in one ```python code block.""",
 }
 
+# phi1 annotate (phi1.data.annotate): the judge's chat, one entry per template name. Fields:
+# $code, $kind and $question (the paper's question, ANNOTATION_QUESTION). "examples" are
+# worked (code, answer) pairs that become earlier chat turns: they come before the document,
+# so a llama.cpp judge evaluates them once and pays only for each document's own tokens.
+ANNOTATION_QUESTION = (
+    "Determine its educational value for a student whose goal is to learn basic coding concepts."
+)
+_VERDICT_USER = "```python\n${code}\n```\n\n${question} Answer high or low."
+ANNOTATION_TEMPLATES: dict[str, dict] = {
+    # For judges that follow instructions (an API model, a larger local model).
+    "educational_value": {
+        "system": "You are a careful teacher who reviews code for a beginners' programming course.",
+        "user": (
+            "Here is ${kind}:\n\n```python\n${code}\n```\n\n${question}\n"
+            "Answer in exactly this format:\n"
+            "Educational value: high or low\n"
+            "Score: a whole number from 0 (none) to 10 (an excellent lesson)\n"
+            "Reason: one sentence."
+        ),
+    },
+    # phi1's first template for small local judges: two worked examples, then the verdict,
+    # read out by next-token probability (--annotate.method logprob).
+    "educational_value_fewshot": {
+        "user": _VERDICT_USER,
+        "examples": [
+            (
+                "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', "
+                "'NAME': 'db.sqlite3'}}\nALLOWED_HOSTS = ['*']\nDEBUG = True",
+                "Educational value: low",
+            ),
+            (
+                'def count_vowels(word):\n    """Count the vowels in a word."""\n    total = 0\n'
+                "    for letter in word.lower():\n        if letter in 'aeiou':\n"
+                "            total += 1\n    return total",
+                "Educational value: high",
+            ),
+        ],
+    },
+    # What the two kinds look like, then four worked examples in the shapes of a real
+    # corpus (API glue, a registry table, a documented algorithm, a small class), none of
+    # them like the files of tests/assets/quality_sanity.
+    "educational_value_rubric": {
+        "system": (
+            "You are a careful teacher who reviews code for a beginners' programming course. "
+            "Code has high educational value when a student can learn basic coding concepts "
+            "from it on its own: clear, self-contained logic (loops, conditions, functions, "
+            "classes, algorithms, data structures) explained by docstrings or comments. It has "
+            "low educational value when it is configuration, generated code, data tables, "
+            "long lists of constants or imports, or glue code that only makes sense inside a "
+            "large project."
+        ),
+        "user": _VERDICT_USER,
+        "examples": [
+            (
+                "from ._base import BaseResource, RequestOptions\n"
+                "from ._types import NOT_GIVEN, NotGiven\n\n"
+                '__all__ = ["Batches"]\n\n\n'
+                "class Batches(BaseResource):\n"
+                "    def create(self, *, file_id: str, endpoint: str,\n"
+                "               timeout: float | NotGiven = NOT_GIVEN):\n"
+                '        return self._post("/batches", body={"file_id": file_id, '
+                '"endpoint": endpoint},\n'
+                "                          options=RequestOptions(timeout=timeout))\n\n"
+                "    def retrieve(self, batch_id: str):\n"
+                '        return self._get(f"/batches/{batch_id}")',
+                "Educational value: low",
+            ),
+            (
+                '"""Transposing a matrix: rows become columns.\n\n'
+                "A matrix is a list of rows. Element (i, j) of the result is element (j, i) of\n"
+                'the input, so each new row is built from one column of the old matrix.\n"""\n\n\n'
+                "def transpose(matrix):\n"
+                '    """Return the transpose of a matrix given as a list of equal-length rows."""\n'
+                "    rows, cols = len(matrix), len(matrix[0])\n"
+                "    result = []\n"
+                "    for j in range(cols):\n"
+                "        result.append([matrix[i][j] for i in range(rows)])\n"
+                "    return result\n\n\n"
+                "print(transpose([[1, 2, 3], [4, 5, 6]]))  # [[1, 4], [2, 5], [3, 6]]",
+                "Educational value: high",
+            ),
+            (
+                "from collections import OrderedDict\n\n"
+                "MODEL_NAMES = OrderedDict(\n    [\n"
+                '        ("albert", "AlbertModel"),\n        ("bart", "BartModel"),\n'
+                '        ("bert", "BertModel"),\n        ("bloom", "BloomModel"),\n'
+                '        ("deberta", "DebertaModel"),\n        ("gpt2", "GPT2Model"),\n'
+                "    ]\n)\n"
+                'MODEL_FOR_PRETRAINING = {"albert": "AlbertForPreTraining", '
+                '"bert": "BertForPreTraining"}',
+                "Educational value: low",
+            ),
+            (
+                "class BankAccount:\n"
+                '    """A bank account that refuses to go below zero."""\n\n'
+                "    def __init__(self, owner, balance=0):\n"
+                "        self.owner = owner\n"
+                "        self.balance = balance\n\n"
+                "    def deposit(self, amount):\n"
+                '        """Add money; the amount must be positive."""\n'
+                "        if amount <= 0:\n"
+                '            raise ValueError("deposit must be positive")\n'
+                "        self.balance += amount\n\n"
+                "    def withdraw(self, amount):\n"
+                '        """Take money out, unless that would overdraw the account."""\n'
+                "        if amount > self.balance:\n"
+                "            return False\n"
+                "        self.balance -= amount\n"
+                "        return True\n\n\n"
+                'account = BankAccount("Ada", 100)\n'
+                "print(account.withdraw(30), account.balance)  # True 70",
+                "Educational value: high",
+            ),
+        ],
+    },
+}
+
 
 def template_fields(text: str) -> set[str]:
     """The ``$field`` names a template uses."""

@@ -181,8 +181,11 @@ def _held_out(run: Run, s: Section) -> dict[str, Any]:
     flat = {k: v for k, v in meta.get("metrics", {}).items() if isinstance(v, (int, float))}
     embedder = (meta.get("embedder") or {}).get("name", "?")
     labels = counts_line(meta.get("label_counts") or {})
+    model = {"logistic": "Logistic regression", "boosted": "Gradient boosting"}.get(
+        (meta.get("settings") or {}).get("model"), "Random forest"
+    )
     s.add(
-        f"<p>Random forest on {esc(embedder)} embeddings; {meta.get('n_train', '?')} "
+        f"<p>{model} on {esc(embedder)} embeddings; {meta.get('n_train', '?')} "
         f"training and {meta.get('n_test', '?')} held-out documents (labels: {labels}).</p>"
     )
     if flat:
