@@ -1,11 +1,15 @@
-"""The model's training path: the chunked linear + cross-entropy against the plain one,
-the optimizer groups, seeded initialisation, and the KV-cache prefill."""
+"""The model's training path: the chunked linear + cross-entropy against the plain one (in
+fp32, and its products in bf16 and fp16 under autocast), the optimizer groups, seeded
+initialisation, and the KV-cache prefill."""
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from phi1.model.config import ModelConfig
 from phi1.model.model import KVCache, Phi, linear_cross_entropy
@@ -118,3 +122,91 @@ def test_prefill_through_the_cache_is_causal():
         first = model(idx[:, :8], kv_cache=cache)
         rest = torch.cat([model(idx[:, i : i + 1], kv_cache=cache) for i in range(8, 12)], 1)
     torch.testing.assert_close(torch.cat([first, rest], 1), plain, rtol=1e-5, atol=1e-5)
+
+
+class _Products(TorchDispatchMode):
+    """Records the dtypes of the floating inputs of every matrix product that runs."""
+
+    NAMES = {"mm", "addmm", "addmm_", "bmm", "baddbmm", "matmul", "linear", "_linear_pointwise"}
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, set[torch.dtype]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func.overloadpacket.__name__ in self.NAMES:
+            dtypes = {
+                a.dtype
+                for a in (*args, *kwargs.values())
+                if isinstance(a, torch.Tensor) and a.is_floating_point()
+            }
+            self.seen.append((str(func), dtypes))
+        return func(*args, **kwargs)
+
+
+def _relative_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
+    return ((ours.float() - ref).norm() / ref.norm()).item()
+
+
+@pytest.mark.parametrize("inputs", ["autocast", "bf16"], ids=["autocast-fp32-inputs", "bf16"])
+def test_every_product_runs_in_bf16_and_matches_fp32(inputs):
+    """Under bf16 autocast (DDP, one process) or with bf16 parameters (FSDP2), the loss's
+    products are bf16 (logits, input gradient, weight gradient: 3 per chunk), and the loss
+    and gradients agree with an fp32 reference to bf16 precision."""
+    x, w, b, t = _problem(300, 32, 1000)
+    chunk_rows, chunks = 64, 5
+    leaves = (x, w, b)
+    if inputs == "bf16":
+        leaves = tuple(p.detach().bfloat16().requires_grad_() for p in leaves)
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if inputs == "autocast" else nullcontext()
+    products = _Products()
+    with products, context:
+        loss = linear_cross_entropy(*leaves, t, chunk_rows=chunk_rows)
+        (loss * 3.0).backward()
+    assert len(products.seen) == 3 * chunks, products.seen
+    assert all(dtypes == {torch.bfloat16} for _, dtypes in products.seen), products.seen
+    assert loss.dtype == torch.float32
+    assert all(p.grad.dtype == p.dtype for p in leaves)
+
+    ref = F.cross_entropy(F.linear(x, w, b), t, ignore_index=-100)
+    (ref * 3.0).backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-3, atol=0)
+    for ours, p in zip(leaves, (x, w, b), strict=True):
+        assert _relative_error(ours.grad, p.grad) < 2e-2
+
+
+def test_fp16_loss_scaling_flushes_no_chunk_to_zero():
+    """fp16 autocast with a loss scale, on a batch large enough that p / n (a softmax
+    probability over the number of counted rows) is under fp16's smallest subnormal. Each
+    chunk's rows use their own two input columns, so columns 2k, 2k+1 of the weight
+    gradient are chunk k's contribution alone; rows of the weight that no target names get
+    only those small p / n terms. None may be flushed: every chunk's share matches fp32."""
+    chunks, rows, per, vocab, scale = 8, 2048, 2, 4096, 2.0**16
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(chunks * rows, chunks * per)
+    for k in range(chunks):
+        x[k * rows : (k + 1) * rows, k * per : (k + 1) * per] = torch.randn(rows, per, generator=g)
+    w = torch.randn(vocab, chunks * per, generator=g)
+    b = torch.randn(vocab, generator=g)
+    t = torch.randint(0, vocab // 2, (chunks * rows,), generator=g)  # rows >= V/2: no target
+    t[::7] = -100
+    x, w, b = (p.requires_grad_() for p in (x, w, b))
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = linear_cross_entropy(x, w, b, t, chunk_rows=rows)
+    (loss * scale).backward()  # what GradScaler does; it unscales before the step
+    ours = [p.grad / scale for p in (x, w, b)]
+    for p in (x, w, b):
+        p.grad = None
+    ref = F.cross_entropy(F.linear(x, w, b), t, ignore_index=-100)
+    ref.backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-4, atol=0)
+    untargeted = slice(vocab // 2, None)
+    for k in range(chunks):
+        cols, chunk = slice(k * per, (k + 1) * per), slice(k * rows, (k + 1) * rows)
+        share, expected = ours[1][untargeted, cols], w.grad[untargeted, cols]
+        assert torch.count_nonzero(expected) == expected.numel()
+        assert torch.count_nonzero(share) == share.numel(), f"chunk {k} flushed to zero"
+        assert _relative_error(share, expected) < 1e-2, k
+        assert _relative_error(ours[0][chunk], x.grad[chunk]) < 1e-2, k
+    assert _relative_error(ours[2], b.grad) < 1e-2

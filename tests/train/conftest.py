@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,12 @@ def _make_dataset(path: Path, tokens: np.ndarray, shard_sizes: list[int] | None 
 def make_dataset():
     """``make_dataset(path, tokens, shard_sizes=None) -> path``."""
     return _make_dataset
+
+
+@pytest.fixture(scope="module")
+def random_tokens(tmp_path_factory) -> Path:
+    """A packed dataset of 80 32-token sequences of seeded random ids below 2000 (the
+    distributed tests' data: nothing to learn, every step's arithmetic the same)."""
+    rng = random.Random(0)
+    tokens = np.array([rng.randrange(2000) for _ in range(32 * 80 + 1)], dtype=np.uint16)
+    return _make_dataset(tmp_path_factory.mktemp("packed"), tokens)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -46,18 +45,8 @@ def run(cmd: list[str], out: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from phi1.model.tokens import write_index, write_tokens
-
-    rng = random.Random(0)
-    tokens = np.array([rng.randrange(2000) for _ in range(32 * 60 + 1)], dtype=np.uint16)
-    path = tmp_path_factory.mktemp("packed")
-    write_tokens(
-        path, "shard-00000", tokens, documents=1, sources={}, input_sha256="x",
-        tokenizer={"name": "synthetic", "vocab_size": 50295}, eot_id=50256,
-    )  # fmt: skip
-    write_index(path)
-    return path
+def data(random_tokens) -> Path:
+    return random_tokens
 
 
 @pytest.fixture(scope="module")

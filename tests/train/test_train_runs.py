@@ -1,5 +1,5 @@
-"""Whole training runs on the CPU: exact resume after SIGKILL, divergence, golden losses,
-bad input."""
+"""Whole training runs on the CPU: exact resume after SIGKILL (and from a checkpoint of the
+older layout), divergence, golden losses, bad input."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,3 +170,33 @@ def test_empty_and_too_short_data_are_clear_errors(tmp_path, capsys):
     assert "20 tokens, fewer than one sequence" in capsys.readouterr().err
     assert main(["pretrain", *args]) == 1
     assert "no training data" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two runs
+def test_a_checkpoint_with_the_optimizer_inside_the_state_file_still_resumes(data, tmp_path):
+    """Checkpoints written before optimizer.pt existed kept the optimizer state inside
+    training_state.pt; resuming from one continues the run as from a new one."""
+    args = [*BASE, "--data.paths", f"[{data}]", "--train.steps", "4", "--log.save_interval", "2"]
+    whole = tmp_path / "whole"
+    assert main(["pretrain", "--out", str(whole), *args, "--log.keep_steps", "[2]"]) == 0
+    old = tmp_path / "old-layout"
+    shutil.copytree(whole / "checkpoints" / "step-000002", old)
+    state = torch.load(old / "training_state.pt", weights_only=False)
+    state["optimizer"] = torch.load(old / "optimizer.pt", weights_only=True)
+    torch.save(state, old / "training_state.pt")
+    (old / "optimizer.pt").unlink()
+    resumed = tmp_path / "resumed"
+    assert main(["pretrain", "--out", str(resumed), *args, "--resume", str(old)]) == 0
+    assert step_losses(resumed) == step_losses(whole)[2:]
+    from phi1.train.state import load_model_state
+
+    _, a = load_model_state(whole / "final")
+    _, b = load_model_state(resumed / "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_keep_steps_outside_the_run_is_one_clear_error(data, tmp_path, capsys):
+    args = [*BASE, "--data.paths", f"[{data}]", "--train.steps", "4", "--out", str(tmp_path)]
+    assert main(["pretrain", *args, "--log.keep_steps", "[24000]"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "log.keep_steps: step 24000 is not in this run's 1..4" in err

@@ -77,7 +77,10 @@ def apply_rope(
     x_rot, x_pass = x[..., :rotary_dim], x[..., rotary_dim:]
     half = rotary_dim // 2
     rotated = torch.cat((-x_rot[..., half:], x_rot[..., :half]), dim=-1)
-    return torch.cat((x_rot * cos + rotated * sin, x_pass), dim=-1)
+    # The rotation runs in the tables' precision (fp32 in training, under FSDP2's bf16 too:
+    # its blocks do not cast their inputs) and comes back in x's dtype, so q, k and v agree
+    # for attention. A no-op cast where x and the tables share a dtype.
+    return torch.cat(((x_rot * cos + rotated * sin).to(x.dtype), x_pass), dim=-1)
 
 
 @contextlib.contextmanager
@@ -150,9 +153,16 @@ def linear_cross_entropy(
     when gradients are needed each chunk's softmax becomes its gradient at once (in place).
     That saves the logits, their log-softmax and its gradient: 3 x N x V floats, the
     largest tensors of a training step.
+
+    Precision: every product runs in the compute dtype, autocast's under autocast (x, weight
+    and bias are cast once, and autocast is off inside, so no product falls back to fp32),
+    else x's and weight's (bf16 under FSDP2, fp32 on the CPU); the softmax, the loss and the
+    weight and bias gradients are summed in fp32.
     """
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        return _LinearCrossEntropy.apply(x, weight, bias, targets, chunk_rows)
+        dtype = _compute_dtype(x, weight)
+        with torch.autocast(x.device.type, enabled=False):
+            return _LinearCrossEntropy.apply(x, weight, bias, targets, chunk_rows, dtype)
     total = x.new_zeros((), dtype=torch.float32)
     for start in range(0, x.size(0), chunk_rows):
         logits = F.linear(x[start : start + chunk_rows], weight, bias).float()
@@ -160,6 +170,15 @@ def linear_cross_entropy(
             logits, targets[start : start + chunk_rows], ignore_index=-100, reduction="sum"
         )
     return total / (targets != -100).sum()
+
+
+def _compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
+    """The dtype of the loss's products: autocast's where it is on (for the inputs autocast
+    would cast: floating, not fp64), else x's and weight's promoted."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device) and x.is_floating_point() and x.dtype != torch.float64:
+        return torch.get_autocast_dtype(device)
+    return torch.promote_types(x.dtype, weight.dtype)
 
 
 def _training_logits(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
@@ -174,56 +193,93 @@ def _training_logits(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     return _ONEDNN_LINEAR(x, weight, bias)
 
 
+def _softmax_grad(
+    logits: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor, acc: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(softmax - one_hot(targets) of a chunk's logits, in ``acc``; the summed
+    log-probability of its counted targets). The softmax is written over the log-softmax,
+    in place: one (n, V) tensor in all."""
+    g = torch.log_softmax(logits.to(acc), dim=-1)  # log-probabilities
+    del logits
+    rows = torch.arange(targets.size(0), device=targets.device)
+    tgt = targets.clamp(min=0)
+    picked = (g[rows, tgt] * keep).sum()
+    g.exp_()
+    g[rows, tgt] -= 1.0
+    return g, picked
+
+
+def _add_weight_grad(
+    grad_w: torch.Tensor | None,
+    grad_b: torch.Tensor | None,
+    g: torch.Tensor,
+    xc: torch.Tensor,
+    acc: torch.dtype,
+    exact: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add a chunk's ``g.T @ xc`` and ``g.sum(0)`` to the weight and bias gradients (fp32)."""
+    if grad_w is None or grad_b is None:  # the first chunk writes them
+        return torch.mm(g.t(), xc).to(acc), g.sum(0, dtype=acc)
+    if exact:  # fp32: accumulated in place, no (V, C) temporary
+        grad_w.addmm_(g.t().to(acc), xc.to(acc))
+    else:  # bf16/fp16: the product in that dtype, the sum over chunks in fp32
+        grad_w += torch.mm(g.t(), xc)
+    grad_b += g.sum(0, dtype=acc)
+    return grad_w, grad_b
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
     """Forward computes the loss and, chunk by chunk, its gradients; backward only scales
-    them by the incoming gradient (nothing to do for the usual 1)."""
+    them by the incoming gradient (nothing to do for the usual 1 in fp32).
+
+    In fp32 (and fp64) a chunk's softmax gradient is divided by n, the number of counted
+    rows, before its products. In bf16 and fp16 it is not: the products take softmax -
+    one_hot (|g| <= 1) and backward applies 1/n in fp32, together with the incoming
+    gradient. Divided first, fp16 flushes a 16k-row batch's small probabilities to zero
+    (p / n ~ 1e-9, under fp16's smallest subnormal) before the loss scale reaches them.
+    """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, targets, chunk_rows):  # noqa: D102
+    def forward(ctx, x, weight, bias, targets, chunk_rows, dtype):  # noqa: D102
         counted = targets != -100
         n = counted.sum()
-        grad_x = torch.empty_like(x)
+        acc = torch.promote_types(dtype, torch.float32)  # softmax and sums: fp32 or better
+        exact = dtype == acc  # products at the sums' precision (fp32): 1/n applied first
+        xs, w = x.to(dtype), weight.to(dtype)  # cast once (no-ops in fp32)
+        b = bias.to(dtype) if bias is not None else None
+        grad_x = torch.empty_like(xs)
         grad_w = grad_b = None
-        acc = torch.promote_types(x.dtype, torch.float32)  # softmax and sums: fp32 or better
         total = torch.zeros((), dtype=acc, device=x.device)
-        w = weight.to(x.dtype)
         for start in range(0, x.size(0), chunk_rows):
-            xc = x[start : start + chunk_rows]  # (n, C)
-            tc = targets[start : start + chunk_rows]
-            keep = counted[start : start + chunk_rows]
-            logits = _training_logits(xc, weight, bias)  # (n, V)
-            g = torch.log_softmax(logits.to(acc), dim=-1)  # log-probabilities
-            del logits
-            rows = torch.arange(tc.size(0), device=tc.device)
-            tgt = tc.clamp(min=0)
-            total -= (g[rows, tgt] * keep).sum()
+            rows = slice(start, start + chunk_rows)
+            xc, keep = xs[rows], counted[rows]  # (n, C), (n,)
+            g, picked = _softmax_grad(_training_logits(xc, w, b), targets[rows], keep, acc)
+            total -= picked
             # d(mean of -log p_target)/d logits = (softmax - one_hot) / n; 0 on ignored rows
-            g.exp_()
-            g[rows, tgt] -= 1.0
-            g.mul_((keep / n)[:, None])
-            g = g.to(x.dtype)
-            torch.mm(g, w, out=grad_x[start : start + chunk_rows])
-            if grad_w is None:  # written once, then accumulated in place: no (V, C) temporaries
-                grad_w = torch.mm(g.t(), xc).to(acc)
-                grad_b = g.sum(0, dtype=acc)
-            else:
-                grad_w.addmm_(g.t().to(acc), xc.to(acc))
-                grad_b += g.sum(0, dtype=acc)
-        ctx.save_for_backward(grad_x, grad_w, grad_b)
+            g.mul_((keep / n)[:, None] if exact else keep[:, None])
+            g = g.to(dtype)
+            torch.mm(g, w, out=grad_x[rows])
+            grad_w, grad_b = _add_weight_grad(grad_w, grad_b, g, xc, acc, exact)
+        ctx.save_for_backward(grad_x, grad_w, grad_b, n)
         ctx.has_bias = bias is not None
-        ctx.weight_dtype = weight.dtype
+        ctx.exact = exact
+        ctx.x_dtype, ctx.weight_dtype = x.dtype, weight.dtype
         return total / n
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102
-        grad_x, grad_w, grad_b = ctx.saved_tensors
+        grad_x, grad_w, grad_b, n = ctx.saved_tensors
+        if not ctx.exact:  # the loss scale (fp16) and 1/n meet here, in fp32
+            scale = grad_out.float() / n
+            grad_x, grad_w, grad_b = grad_x.to(ctx.x_dtype) * scale, grad_w * scale, grad_b * scale
         # the usual caller is loss.backward(): a gradient of exactly 1 needs no pass at all
-        if not (grad_out.device.type == "cpu" and grad_out.item() == 1.0):
+        elif not (grad_out.device.type == "cpu" and grad_out.item() == 1.0):
             grad_x, grad_w, grad_b = (t * grad_out.to(t.dtype) for t in (grad_x, grad_w, grad_b))
         return (
-            grad_x,
+            grad_x.to(ctx.x_dtype),
             grad_w.to(ctx.weight_dtype),
             grad_b.to(ctx.weight_dtype) if ctx.has_bias else None,
+            None,
             None,
             None,
         )

@@ -91,6 +91,11 @@ class PipelineSettings:
     <command> --config <section>`` (``torchrun --nproc-per-node 8``); default: in-process."""
     eval_base: bool = False
     """Also run HumanEval on the pretrained model (phi-1-base), beside phi-1."""
+    base_step: int | None = None
+    """The pretraining step that is phi-1-base (the paper: 24000 of 36000): finetuning
+    starts from that step's model and ``eval_base`` scores it. ``pretrain.log.keep_steps``
+    must list it (the trainer then keeps it as ``pretrain/kept/step-NNNNNN``); None: the
+    last step (``pretrain/final``)."""
     report: bool = True
     """Write ``DIR/report.html`` and ``DIR/report.json`` at the end."""
     weights: dict[str, float] = field(default_factory=dict)
@@ -275,13 +280,31 @@ def _wire_pretrain(c: Context) -> list[dict]:
     return [{"out": str(c.dir("pretrain")), "data": data, "resume": "auto"}]
 
 
+def base_model(c: Context) -> str:
+    """phi-1-base: the pretraining run's model at ``pipeline.base_step`` (kept by the
+    trainer), else its final model."""
+    step = c.settings.base_step
+    if step is None:
+        return str(c.out("pretrain", "model"))
+    kept = c.out("pretrain", "kept", step=step)
+    if not c.planning and not (kept / "config.json").exists():
+        raise Phi1Error(
+            f"pipeline.base_step {step}: pretrain kept no model at that step ({kept} is "
+            f"missing); list it in pretrain.log.keep_steps ([{step}]) and run the pretrain "
+            "stage again (--from pretrain)"
+        )
+    return str(kept)
+
+
 def _wire_finetune(c: Context) -> list[dict]:
     c.need("pack", "pretrain")
     if not _packed(c, "exercises"):
         raise Skip("no finetuning data: no exercises were packed")
+    # the run folder (its final model) unless a base step is named, as before base_step
+    init = str(c.dir("pretrain")) if c.settings.base_step is None else base_model(c)
     return [
         {
-            "init": str(c.dir("pretrain")),
+            "init": init,
             "out": str(c.dir("finetune")),
             "data": {"paths": [str(c.dir("pack") / "exercises")]},
             "resume": "auto",
@@ -291,22 +314,27 @@ def _wire_finetune(c: Context) -> list[dict]:
 
 def evaluated_model(c: Context) -> str:
     """The model the evaluation stages read: phi-1 (finetuned), else phi-1-base."""
-    for stage in ("finetune", "pretrain"):
-        if stage in c.ran:
-            return str(c.out(stage, "model"))
+    if "finetune" in c.ran:
+        return str(c.out("finetune", "model"))
+    if "pretrain" in c.ran:
+        return base_model(c)
     raise Skip("needs a model: neither pretrain nor finetune ran")
 
 
 def _wire_humaneval(c: Context) -> list[dict]:
     """One evaluation per model, in ``humaneval/<stage>/``: phi-1, and phi-1-base too when
-    ``pipeline.eval_base`` is set (the paper reports both)."""
+    ``pipeline.eval_base`` is set (the paper reports both); phi-1-base is pretraining's
+    model at ``pipeline.base_step`` when one is named."""
     stages = [s for s in ("finetune", "pretrain") if s in c.ran]
     if not stages:
         raise Skip("needs a model: neither pretrain nor finetune ran")
     if not c.settings.eval_base:
         stages = stages[:1]
     return [
-        {"llm": {"model": str(c.out(s, "model"))}, "out": str(c.dir("humaneval") / s)}
+        {
+            "llm": {"model": base_model(c) if s == "pretrain" else str(c.out(s, "model"))},
+            "out": str(c.dir("humaneval") / s),
+        }
         for s in stages
     ]
 
@@ -318,7 +346,9 @@ def _wire_graded(c: Context) -> list[dict]:
 # --- the table --------------------------------------------------------------------------------
 
 TRAINER = ("phi1.model.checkpoint",)
-TRAINED = {"model": "final", "metrics": "metrics.jsonl"}
+TRAINED = {"model": "final", "metrics": "metrics.jsonl", "kept": "kept/step-{step:06d}"}
+# the kept models (log.keep_steps) count in the digest: finetuning may start from one
+TRAINED_FILES = ("final/*", "?kept/*")
 
 STAGES: tuple[Stage, ...] = (
     Stage("corpus", ("corpus",), "phi1.data.corpus:collect_corpus", _wire_corpus,
@@ -350,10 +380,10 @@ STAGES: tuple[Stage, ...] = (
           reads=("corpus", "filter", "dedup", "textbooks", "exercises", "decontam"),
           summary="*/index.json"),
     Stage("pretrain", ("pretrain",), "phi1.train.commands:pretrain", _wire_pretrain,
-          ("final/*",), done=("final/config.json", "summary.json"), reads=("pack",),
+          TRAINED_FILES, done=("final/config.json", "summary.json"), reads=("pack",),
           modules=TRAINER, summary="summary.json", outputs=TRAINED),
     Stage("finetune", ("finetune",), "phi1.train.commands:finetune", _wire_finetune,
-          ("final/*",), done=("final/config.json", "summary.json"), reads=("pack", "pretrain"),
+          TRAINED_FILES, done=("final/config.json", "summary.json"), reads=("pack", "pretrain"),
           modules=TRAINER, summary="summary.json", outputs=TRAINED),
     Stage("humaneval", ("eval", "humaneval"), "phi1.eval.commands:humaneval", _wire_humaneval,
           ("*/samples.jsonl",), done=("*/results.json",), reads=("pretrain", "finetune"),

@@ -59,7 +59,8 @@ class TrainSettings:
     """fp32, bf16 autocast, or fp16 with loss scaling (the paper's); auto: bf16 on a GPU
     that supports it, else fp32."""
     compile: bool = False
-    """torch.compile the model."""
+    """torch.compile each block (with activation checkpointing too: the checkpointed block
+    is one graph)."""
     activation_checkpointing: bool = False
     """Recompute each block's activations in the backward pass (less memory, ~30% slower)."""
     parallel: Literal["auto", "ddp", "fsdp"] = "auto"
@@ -100,7 +101,10 @@ class LogSettings:
     save_interval: int = 1000
     """Steps between checkpoints (the last step is always saved)."""
     keep_last: int = 3
-    """Checkpoints kept; older ones are deleted."""
+    """Checkpoints kept; older ones are deleted (not those of ``keep_steps``)."""
+    keep_steps: list[int] = field(default_factory=list)
+    """Steps whose checkpoints are always saved and never deleted; each one's model is also
+    copied to OUT/kept/step-NNNNNN (the paper's phi-1-base is step 24000 of 36000)."""
     tensorboard: bool = True
     """Write TensorBoard events under OUT/tensorboard."""
     progress: bool = True

@@ -1,13 +1,15 @@
 """The one training loop behind ``phi1 pretrain`` and ``phi1 finetune``.
 
 Per optimizer step: ``accum`` micro-batches forward and backward (loss divided by ``accum``,
-DDP's all-reduce only on the last), the global gradient norm clipped, AdamW with the
+gradients synchronized only on the last: DDP's all-reduce, FSDP2's reduce-scatter), the
+global gradient norm clipped, AdamW with the
 learning rate of :func:`phi1.train.optim.lr_at`. A non-finite loss or gradient norm stops
 the run before the update, so the last checkpoint is always a good one (with fp16 the loss
 scaler skips overflowing steps instead, as mixed precision expects).
 
 ``OUT`` receives ``checkpoints/step-NNNNNN/`` (see :mod:`phi1.train.state`),
 ``final/`` (the last model alone, Hugging Face layout: what finetuning and evaluation load),
+``kept/step-NNNNNN/`` (the model of each of ``log.keep_steps``, the same layout),
 ``metrics.jsonl``, ``tensorboard/``, ``loss.png`` and ``run.json``.
 """
 
@@ -34,9 +36,10 @@ from phi1.train.parallelize import (
     autocast,
     barrier,
     close_distributed,
+    grad_sync,
     init_distributed,
-    no_sync,
     parallelize,
+    reshard,
     resolve_precision,
     resolve_strategy,
 )
@@ -113,6 +116,11 @@ def _check_settings(job: TrainJob) -> None:
         raise Phi1Error(f"data.block_size must be positive, got {job.data.block_size}")
     if job.log.keep_last < 1:
         raise Phi1Error(f"log.keep_last must be >= 1, got {job.log.keep_last}")
+    for step in job.log.keep_steps:
+        if not 1 <= step <= t.steps:
+            raise Phi1Error(
+                f"log.keep_steps: step {step} is not in this run's 1..{t.steps} (train.steps)"
+            )
 
 
 def run(job: TrainJob) -> dict[str, Any]:
@@ -224,7 +232,7 @@ class _Trainer:
         }
 
     def _restore(self, state: dict[str, Any], path: Path) -> None:
-        ckpt.load_optimizer(self.raw, self.optimizer, state["optimizer"])
+        ckpt.load_optimizer(self.raw, self.optimizer, path, state, self.d)
         self.loader.load_state_dict(state["loader"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -273,6 +281,8 @@ class _Trainer:
                     row["tokens_per_s"] = tps
                     row["mfu"] = flops_per_token * tps / (self.peak * d.world_size)
                     row["epoch"] = self.loader.epochs()
+                    if d.device.type == "cuda":  # the peak since the start, this rank's
+                        row["max_memory_gb"] = torch.cuda.max_memory_allocated(d.device) / 2**30
                     window_t, window_tokens, paused = now, 0, 0.0
                 log.step(row)
                 pause_start = time.perf_counter()
@@ -285,7 +295,7 @@ class _Trainer:
             if last_saved != self.step or not (self.out / "final").exists():
                 self._save()
             if d.is_main:
-                self._write_final(ckpt.step_dir(self.root, self.step))
+                self._copy_model(ckpt.step_dir(self.root, self.step), self.out / "final")
         finally:
             log.close()
             if d.is_main:
@@ -339,7 +349,7 @@ class _Trainer:
             val = self._validate()
             if val:
                 log.val({"step": step, **val})
-        if step % self.job.log.save_interval:
+        if step % self.job.log.save_interval and step not in self.job.log.keep_steps:
             return False
         self._save()
         log.flush()
@@ -352,7 +362,7 @@ class _Trainer:
         for i, (x, y) in enumerate(batches):
             x = x.to(d.device, non_blocking=True)
             y = y.to(d.device, non_blocking=True)
-            with no_sync(self.model, last=i == len(batches) - 1):
+            with grad_sync(self.model, last=i == len(batches) - 1):
                 with autocast(d.device, self.dtype, self.strategy):
                     loss = self.model(x, y) / len(batches)
                 self.scaler.scale(loss).backward()
@@ -387,6 +397,7 @@ class _Trainer:
             out[f"val_loss/{name}"] = value
             overall += self.loader.weights[i] * value
             weight += self.loader.weights[i]
+        reshard(self.model)
         self.model.train()
         return {"val_loss": overall / weight, **out}
 
@@ -405,18 +416,32 @@ class _Trainer:
             state=state,
             run=self.run_info,
             keep_last=self.job.log.keep_last,
+            keep_steps=self.job.log.keep_steps,
         )
+        if self.d.is_main:
+            self._copy_kept()
+        barrier(self.d)
 
-    def _write_final(self, checkpoint: Path) -> None:
-        """Copy the last checkpoint's model files (not the training state) to OUT/final."""
+    def _copy_kept(self) -> None:
+        """Copy the model of every saved step of ``log.keep_steps`` to OUT/kept/step-N, once
+        (a copy a kill interrupted is made again at the next save)."""
+        for step in self.job.log.keep_steps:
+            checkpoint = ckpt.step_dir(self.root, step)
+            kept = self.out / "kept" / checkpoint.name
+            if (checkpoint / ckpt.STATE_FILE).exists() and not kept.exists():
+                self._copy_model(checkpoint, kept)
+
+    @staticmethod
+    def _copy_model(checkpoint: Path, dest: Path) -> None:
+        """Copy a checkpoint's model files (not the training state) to ``dest``, atomically."""
         import shutil
 
-        tmp = self.out / ".tmp-final"
+        tmp = dest.parent / f".tmp-{dest.name}"
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(checkpoint, tmp, ignore=shutil.ignore_patterns(ckpt.STATE_FILE))
-        final = self.out / "final"
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(checkpoint, tmp, ignore=shutil.ignore_patterns(*ckpt.TRAINING_FILES))
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
 
     def _banner(self) -> str:
         t, data, loader = self.job.train, self.job.data, self.loader
