@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import time
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 from ablate_helpers import ablation_recipe, finals, record
 from pipeline_helpers import spawn, write_recipe
+from test_base_step import Teacher
 
 from phi1.cli import main
+from phi1.llm.testserver import serve
 from phi1.report.browser import check_report, find_chromium
 
 
@@ -205,3 +208,40 @@ def test_kill9_resumes_and_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert finals(out) == finals(tmp_path / "whole")
     curves = {v: e["curves"] for v, e in record(out)["variants"].items()}
     assert curves == {v: e["curves"] for v, e in record(tmp_path / "whole")["variants"].items()}
+
+
+@pytest.mark.slow  # exercises from a scripted teacher over HTTP, 4 pretrainings, 2 finetunes
+def test_a_variant_may_add_a_finetune_on_top_of_a_shared_pretraining(tmp_path):
+    recipe = ablation_recipe(tokens=4 * 128)
+    finetune = {k: v for k, v in recipe["pretrain"].items()}
+    finetune["train"] = {**finetune["train"], "steps": 2, "lr": 1e-3}
+    with serve(Teacher()) as server:
+        recipe["ablate"]["variants"]["edu+exercises"] = {
+            "synth": {"exercises": {"llm": {"model": server.url}, "runner": {"progress": False},
+                                    "exercise": {"n": 8, "examples": 1,
+                                                 "difficulties": ["easy"]}}},
+            "finetune": finetune,
+        }  # fmt: skip
+        rc, printed, err = _phi1("ablate", "--recipe", write_recipe(tmp_path / "r.yaml", recipe),
+                                 "--out", tmp_path / "out")  # fmt: skip
+    assert rc == 0, err + printed[-3000:]
+    out = tmp_path / "out"
+    # edu+exercises pretrains on edu's data: the same pretraining, finetuned on top
+    assert len(list((out / "stages").glob("pretrain-*"))) == 4
+    assert len(list((out / "stages").glob("finetune-*"))) == 2
+    for seed in (0, 1):
+        a, b = (out / "runs" / v / f"seed-{seed}" / "pretrain" for v in ("edu", "edu+exercises"))
+        assert a.resolve() == b.resolve()
+        run_json = json.loads((out / "runs" / "edu+exercises" / f"seed-{seed}" / "finetune"
+                               / "run.json").read_text())  # fmt: skip
+        assert run_json["train"]["seed"] == seed
+    r = record(out)
+    ft, edu = r["variants"]["edu+exercises"], r["variants"]["edu"]
+    assert ft["tokens"] == edu["tokens"] + 2 * 128
+    for seed, run in ft["runs"].items():
+        xs = [x for x, _ in run["curves"]["val_loss"]]
+        assert xs[: len(edu["runs"][seed]["curves"]["val_loss"])] == [
+            x for x, _ in edu["runs"][seed]["curves"]["val_loss"]
+        ]
+        assert xs[-1] == 4 * 128 + 2 * 128 and run["epochs"]["finetune"]["exercises"] > 0
+    assert {c["variant"] for c in r["comparisons"]} == {"boiler", "edu+exercises"}

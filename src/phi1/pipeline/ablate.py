@@ -57,12 +57,7 @@ from typing import Any
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, read_jsonl
 from phi1.pipeline import state
-from phi1.pipeline.engine import (
-    _sigterm_as_interrupt,
-    lock,
-    plan,
-    run_config,
-)
+from phi1.pipeline.engine import lock, outcome, plan, run_config, sigterm_as_interrupt
 from phi1.pipeline.recipe import (
     bind,
     check_sections,
@@ -328,20 +323,13 @@ def run_ablation(
     ablation = Ablation.load(recipe, out)
     root = ablation.root
     result = _new_result(ablation)
-    with lock(root), _sigterm_as_interrupt():
+    with lock(root), sigterm_as_interrupt():
         # A variant without data fails here, before training, and leaves the record of
         # the last ablation in this folder as it was.
         _data(ablation)
         try:
-            _train(ablation, result)
-            result["status"] = "done"
-        except KeyboardInterrupt:
-            result["status"] = "interrupted"
-            _say("ablate: interrupted; finished runs are kept, re-run the same command to resume")
-            raise
-        except Phi1Error as e:
-            result["status"], result["error"] = "failed", str(e)
-            raise
+            with outcome(result, "ablate", "runs"):
+                _train(ablation, result)
         finally:
             result["finished"] = now()
             _write(ablation, result)

@@ -97,7 +97,7 @@ def run_config(
     settings = pipeline_settings(config, source)
     root = Path(out)
     planned = plan(config, settings, root, source)
-    with lock(root), _sigterm_as_interrupt():
+    with lock(root), sigterm_as_interrupt():
         return _execute(planned, config, settings, root, source, from_, on_end, cache)
 
 
@@ -200,19 +200,12 @@ def _execute(
     _say(f"phi1 run: {recipe} -> {root} ({n} stages)")
     forced = False
     try:
-        for i, p in enumerate(planned, 1):
-            forced = forced or p.stage.name == from_
-            head = f"[{i:2d}/{n}] {p.stage.name:<10}"
-            state["stages"][p.stage.name] = run_stage(p, ctx, head, forced)
-            atomic_write_json(state_path, state)
-        state["status"] = "done"
-    except KeyboardInterrupt:
-        state["status"] = "interrupted"
-        _say("phi1 run: interrupted; finished stages are kept, re-run the same command to resume")
-        raise
-    except Phi1Error:
-        state["status"] = "failed"
-        raise
+        with outcome(state, "phi1 run", "stages"):
+            for i, p in enumerate(planned, 1):
+                forced = forced or p.stage.name == from_
+                head = f"[{i:2d}/{n}] {p.stage.name:<10}"
+                state["stages"][p.stage.name] = run_stage(p, ctx, head, forced)
+                atomic_write_json(state_path, state)
     finally:
         state["finished"] = now()
         atomic_write_json(state_path, state)
@@ -220,6 +213,23 @@ def _execute(
             on_end(root)
     _say(f"phi1 run: done; stage folders in {root}")
     return state
+
+
+@contextlib.contextmanager
+def outcome(record: dict[str, Any], name: str, what: str) -> Iterator[None]:
+    """``record["status"]`` as the block ends: ``done``, ``interrupted`` (said, with how to
+    resume) or ``failed`` (a :class:`Phi1Error`, also kept as ``record["error"]``); the
+    interrupt or error propagates."""
+    try:
+        yield
+        record["status"] = "done"
+    except KeyboardInterrupt:
+        record["status"] = "interrupted"
+        _say(f"{name}: interrupted; finished {what} are kept, re-run the same command to resume")
+        raise
+    except Phi1Error as e:
+        record["status"], record["error"] = "failed", str(e)
+        raise
 
 
 def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, Any]:
@@ -235,8 +245,7 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
         return _skipped(head, str(e))
     where = f"recipe section {'.'.join(stage.section)}"
     args = [merge(p.section, w, where) for w in calls]
-    inputs = {s: (read_manifest(ctx.dir(s)) or {}).get("digest") for s in stage.reads
-              if s in ctx.ran}  # fmt: skip
+    inputs = {s: _input_digest(ctx, s, calls) for s in stage.reads if s in ctx.ran}
     key = sha256_json({"stage": stage.name, "section": _relative(p.section, ctx),
                        "inputs": inputs, "calls": [_relative(w, ctx) for w in calls]})  # fmt: skip
     folder = _place(ctx, stage.name, key)
@@ -262,6 +271,34 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
     attempt = _Attempt(folder, manifest)
     _attempt(p, attempt, args, ctx.settings.launch.get(stage.name), head)
     return _finish(stage, attempt, ctx, head)
+
+
+def _input_digest(ctx: Context, name: str, calls: list[dict]) -> str | None:
+    """What a stage read of stage ``name``: the digest of the artifacts under the paths its
+    wired arguments name in that stage's folder (pretraining names ``pack/code`` and
+    ``pack/textbooks``, so new exercises leave its key as it was); the whole stage's
+    digest when they name none of its artifacts in particular."""
+    manifest = read_manifest(ctx.dir(name)) or {}
+    files = manifest.get("artifacts") or {}
+    folder = str(ctx.dir(name))
+    pattern = re.escape(folder) + r"(?![^/\s:,])(?:/[^\s:,]*)?"  # the folder or a path in it
+    named = {m.rstrip("/") for text in _strings(calls) for m in re.findall(pattern, text)}
+    if not named or folder in named or not isinstance(files, dict):
+        return manifest.get("digest")
+    read = {
+        rel: f["sha256"]
+        for rel, f in files.items()
+        if any(f"{folder}/{rel}" == n or f"{folder}/{rel}".startswith(n + "/") for n in named)
+    }
+    return sha256_json(read) if 0 < len(read) < len(files) else manifest.get("digest")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def _skipped(head: str, why: str) -> dict[str, Any]:
@@ -478,7 +515,7 @@ def lock(root: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """``kill PID`` stops the run like Ctrl-C: the stage's finished work is flushed."""
 
     def handler(signum: int, frame: Any) -> None:
