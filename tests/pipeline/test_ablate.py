@@ -145,6 +145,7 @@ BAD = [
     ({"seeds": [3]}, "ablate.seeds must list two or more distinct integers"),
     ({"baseline": "nope"}, "ablate.baseline: no variant 'nope'"),
     ({"tokenz": 5}, "ablate: unknown key 'tokenz'"),
+    ({"model": "huge"}, "ablate.model: unknown preset 'huge'"),
     ({"variants": {"edu": None, "big": {"pretrain": {"model": "tiny"}}}},
      "ablate.variants.big.pretrain: a variant changes the data, not the training"),
     ({"variants": {"edu": None, "a b": None}}, "a variant's name is a folder name"),

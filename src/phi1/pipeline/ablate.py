@@ -56,6 +56,7 @@ from typing import Any
 
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, read_jsonl
+from phi1.model.config import PRESETS
 from phi1.pipeline import state
 from phi1.pipeline.engine import lock, outcome, plan, run_config, sigterm_as_interrupt
 from phi1.pipeline.recipe import (
@@ -132,6 +133,9 @@ def read_settings(section: Any, source: str) -> AblateSettings:
         raise Phi1Error(f"{where}.seeds must list two or more distinct integers (the spread "
                         f"over seeds is the yardstick), got {seeds!r}")  # fmt: skip
     _check_benchmarks(s.benchmarks, where)
+    if s.model not in PRESETS:
+        raise Phi1Error(f"{where}.model: unknown preset {s.model!r}; presets: "
+                        f"{', '.join(PRESETS)}")  # fmt: skip
     if not isinstance(s.variants, dict) or len(s.variants) < 2:
         raise Phi1Error(f"{where}.variants must name two or more variants, got {s.variants!r}")
     for name, overrides in s.variants.items():
