@@ -10,14 +10,21 @@ a shared machine hits both alike. The official harness runs in a fresh interpret
 includes starting the sandbox servers. Prints samples/s for each, the ratio, whether every
 verdict agrees, and the machine.
 
+``--plus`` runs the strict (HumanEval+-style) programs instead: the base tests, then every
+strict test phi1 ships (about 230 a problem); both harnesses get the same programs (the
+official one through a problem file) and the program-wide timeout the strict set needs.
+
     .venv/bin/python benchmarks/bench_execution.py --workers 2 --per-problem 10
+    .venv/bin/python benchmarks/bench_execution.py --workers 2 --per-problem 10 --plus
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 from phi1.sandbox.execute import Limits, Sandbox
 from phi1.sandbox.parity import mixed_samples, run_official
@@ -32,10 +39,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3.0)
     ap.add_argument("--chunks", type=int, default=10, help="alternations between harnesses")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--plus", action="store_true", help="the strict programs (base + plus)")
     args = ap.parse_args()
 
     problems = load_humaneval()
     samples = mixed_samples(problems, args.per_problem, seed=args.seed, timeouts=args.timeouts)
+    scratch = tempfile.TemporaryDirectory(prefix="phi1-bench-")
+    problem_file = None
+    if args.plus:
+        problems, args.timeout, problem_file = _strict(problems, args.timeout, Path(scratch.name))
     print(f"{len(samples)} samples, {args.workers} workers, timeout {args.timeout:g} s")
 
     official: list[dict] = []
@@ -48,7 +60,9 @@ def main() -> None:
     with box:
         for start in range(0, len(samples), size):
             chunk = samples[start : start + size]
-            run = run_official(chunk, workers=args.workers, timeout=args.timeout)
+            run = run_official(
+                chunk, workers=args.workers, timeout=args.timeout, problem_file=problem_file
+            )
             official += run.verdicts
             t_official += run.seconds  # inside evaluate_functional_correctness only
             t0 = time.perf_counter()
@@ -75,6 +89,20 @@ def main() -> None:
     from _machine import describe  # imports torch: after timing, so forks stay light
 
     print(describe())
+
+
+def _strict(problems: dict, timeout: float, folder: Path) -> tuple[dict, float, Path]:
+    """The strict problems, their program-wide timeout, and them as a HumanEval file."""
+    from phi1.io import write_jsonl
+    from phi1.sandbox.plus import plus_problem, plus_timeout, read_plus_tests
+
+    tests, _ = read_plus_tests()
+    strict = {t: plus_problem(p, tests[t]) for t, p in problems.items()}
+    n = sum(len(t.inputs) for t in tests.values())
+    print(f"strict set: {n} tests over {len(tests)} problems, on top of the base tests")
+    path = folder / "strict.jsonl"
+    write_jsonl(path, (p.to_dict() for p in strict.values()))
+    return strict, plus_timeout(tests, timeout), path
 
 
 if __name__ == "__main__":

@@ -79,3 +79,14 @@ def test_help_lists_commands(argv, capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert ("info" in out) and ("usage" in out.lower())
+
+
+def test_a_bool_flag_alone_means_true():
+    from phi1.eval.commands import humaneval
+    from phi1.pipeline.recipe import bare_switches
+
+    argv = ["--scoring.plus", "--out", "x", "--sampling.chat"]
+    assert bare_switches(humaneval, argv) == ["--scoring.plus", "true", "--out", "x",
+                                              "--sampling.chat"]  # fmt: skip
+    assert bare_switches(humaneval, ["--scoring.plus", "false"]) == ["--scoring.plus", "false"]
+    assert bare_switches(humaneval, ["--out", "x", "--scoring.plus"])[-1] == "true"

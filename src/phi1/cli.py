@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.pipeline.recipe import check_flags, check_keys, command_section, resolve
+from phi1.pipeline.recipe import bare_switches, check_flags, check_keys, command_section, resolve
 
 # name -> "module:function", or a nested table for command groups (``phi1 synth textbooks``).
 COMMANDS: dict[str, Any] = {
@@ -22,6 +22,7 @@ COMMANDS: dict[str, Any] = {
     "init": "phi1.model.commands:init",
     "convert": "phi1.model.commands:convert",
     "generate": "phi1.model.commands:generate",
+    "export": {"gguf": "phi1.model.commands:export_gguf"},
     "models": {
         "list": "phi1.llm.commands:models_list",
         "fetch": "phi1.llm.commands:models_fetch",
@@ -46,6 +47,7 @@ COMMANDS: dict[str, Any] = {
         "humaneval": "phi1.eval.commands:humaneval",
         "mbpp": "phi1.eval.commands:mbpp",
         "graded": "phi1.eval.commands:graded",
+        "plus-tests": "phi1.eval.commands:plus_tests",
     },
     "run": "phi1.report.commands:run",
     "ablate": "phi1.report.commands:ablate",
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         func = _command(path) if path else None
         if func is not None:
             check_flags(path, func, argv[len(path) :])
+            argv = argv[: len(path)] + bare_switches(func, argv[len(path) :])
         # Importing every stage (torch, transformers, sklearn) costs seconds; when the
         # command is named, import only its module.
         components = _load(COMMANDS, only=path[0] if path else None)

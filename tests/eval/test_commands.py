@@ -118,13 +118,13 @@ def test_flag_errors(tmp_path, capsys):
         ["eval", "humaneval", "--samples", str(samples), "--llm.model", "x"],
         ["eval", "humaneval", "--llm.model", "smollm2-135m-instruct"],
         ["eval", "humaneval", "--samples", str(samples), "--scoring.k", "0"],
-        ["eval", "mbpp", "--samples", str(samples)],
+        ["eval", "mbpp", "--problems", str(tmp_path / "none.json"), "--samples", str(samples)],
     ]
     for argv in cases:
         assert main(argv) == 1, argv
     err = capsys.readouterr().err
     assert "exactly one of --samples" in err and "--llm.model needs --out" in err
-    assert "--scoring.k needs integers >= 1" in err and "needs --problems" in err
+    assert "--scoring.k needs integers >= 1" in err and "none.json: no such file" in err
 
 
 def test_mbpp_scores_ids_in_every_spelling(tmp_path):

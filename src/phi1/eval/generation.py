@@ -91,11 +91,22 @@ class SamplingSettings(GenParams):
 # Prompts and completions
 
 
+def prompt_style(problem: Problem, benchmark: str) -> str:
+    """How ``problem`` is asked: ``"mbpp"`` for MBPP's docstring prompts (a description and a
+    test), ``"humaneval"`` for a signature + docstring (HumanEval, and MBPP in MultiPL-E's
+    rendering, whose prompt defines the function)."""
+    if benchmark == "mbpp" and not re.search(
+        rf"^def {re.escape(problem.entry_point)}\(", problem.prompt, re.M
+    ):
+        return "mbpp"
+    return "humaneval"
+
+
 def chat_messages(problem: Problem, benchmark: str, templates: Mapping[str, str]) -> list[dict]:
     """The one-message conversation an instruct model gets for ``problem``."""
     from phi1.llm.prompts import render
 
-    if benchmark == "mbpp":
+    if prompt_style(problem, benchmark) == "mbpp":
         task = problem.prompt.strip().removeprefix('"""').removesuffix('"""').strip()
         text = render(templates, "eval.mbpp", task=task)
     else:
@@ -159,7 +170,7 @@ def extract_completion(text: str, problem: Problem, benchmark: str = "humaneval"
     code = extract_code(text, problem.entry_point).expandtabs(4)
     defines = re.compile(rf"^(?:async\s+)?def\s+{re.escape(problem.entry_point)}\s*\(", re.M)
     dedented = textwrap.dedent(code)
-    if benchmark == "mbpp" or defines.search(dedented):
+    if prompt_style(problem, benchmark) == "mbpp" or defines.search(dedented):
         return "\n" + sanitize(dedented)
     lines = [line for line in code.splitlines() if line.strip()]
     if lines and all(line[0] in " \t" for line in lines):
@@ -197,10 +208,11 @@ def generate_samples(
     templates = templates or TEMPLATES
     out = Path(out)
     chat = llm.instruct if settings.chat is None else settings.chat
-    _claim(out, benchmark, settings, chat, llm, templates)
+    styles = {prompt_style(p, benchmark) for p in problems.values()}
+    _claim(out, benchmark, settings, chat, llm, templates, styles)
     done = _complete_tasks(out, settings.n)
     todo = [p for p in problems.values() if p.task_id not in done]
-    own_stop = () if chat else MBPP_STOP if benchmark == "mbpp" else HUMANEVAL_STOP
+    own_stop = () if chat else MBPP_STOP if styles == {"mbpp"} else HUMANEVAL_STOP
     stop = (*own_stop, *settings.stop)
     progress = _progress(len(problems), len(problems) - len(todo), "generating")
     with JsonlWriter(out) as writer:
@@ -254,15 +266,15 @@ def _claim(
     chat: bool,
     llm: LLM,
     templates: Mapping[str, str],
+    styles: set[str],
 ) -> None:
     """Write the manifest beside ``out``; refuse a file made with other settings or model."""
+    used = [templates[f"eval.{style}"] for style in sorted(styles)]
     manifest = {
         "benchmark": benchmark,
         "settings": settings.manifest(chat),
         "model": llm.identity(),
-        "template": templates["eval.mbpp" if benchmark == "mbpp" else "eval.humaneval"]
-        if chat
-        else None,
+        "template": (used[0] if len(used) == 1 else used) if chat else None,
     }
     manifest_path = out.with_name(out.name + ".manifest.json")
     if manifest_path.exists() and read_json(manifest_path) != _jsonable(manifest):

@@ -99,6 +99,9 @@ class ScoringSettings:
     """Programs run at once (default: all CPUs)."""
     timeout: float = 3.0
     """Seconds each program may run."""
+    plus: bool = False
+    """Also score under stricter tests (HumanEval+-style, see phi1.eval.plus) into OUT/plus/,
+    beside the base scores, with the problems whose verdict flips."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:

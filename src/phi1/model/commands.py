@@ -1,4 +1,5 @@
-"""``phi1 info``, ``phi1 init``, ``phi1 convert``, ``phi1 generate``: the model commands."""
+"""``phi1 info``, ``phi1 init``, ``phi1 convert``, ``phi1 generate``, ``phi1 export gguf``:
+the model commands."""
 
 from __future__ import annotations
 
@@ -121,3 +122,23 @@ def generate(
         seed=seed,
     )
     print(result[0].text)
+
+
+def export_gguf(directory: str, out: str | None = None, dtype: str = "f32") -> None:
+    """Write a checkpoint as a GGUF file that llama.cpp (ollama, LM Studio) runs.
+
+    The model becomes llama.cpp's phi2 architecture, with the codegen-350M-mono tokenizer
+    inside; the file then works wherever phi1 takes gguf:PATH.
+
+    Args:
+        directory: a phi1 checkpoint directory (or a transformers PhiForCausalLM one).
+        out: the GGUF file to write.
+        dtype: f32, f16 or q8_0 (matrices; norms and biases stay f32).
+    """
+    from phi1.model.gguf_export import export_gguf as export
+
+    if out is None:
+        raise Phi1Error("phi1 export gguf needs --out FILE")
+    path = export(directory, out, dtype=dtype)
+    size = path.stat().st_size
+    print(f"{path}: {dtype}, {size / 1e6:.1f} MB, llama.cpp architecture phi2 (from {directory})")

@@ -126,8 +126,7 @@ def plan(
     config: dict[str, Any], settings: PipelineSettings, root: Path, recipe: str | os.PathLike
 ) -> list[Planned]:
     """Resolve every stage and check every section against its function, before running."""
-    if settings.prune_tau <= 0 or settings.prune_tau > 1:
-        raise Phi1Error(f"{recipe}: pipeline.prune_tau must be in (0, 1]")
+    _check_references(config, settings, recipe)
     everything = Context(root, {s.name for s in stages.STAGES}, settings, planning=True)
     return [_plan_stage(stage, config, settings, everything, recipe) for stage in stages.STAGES]
 
@@ -156,14 +155,33 @@ def _plan_stage(
     where = f"{recipe}: section {'.'.join(stage.section)}"
     for wired in calls:
         bind(func, merge(section, wired, where), where)
-    if stage.name == "decontam":
-        taus = section.get("decontam", {}).get("taus")
-        if taus is not None and settings.prune_tau not in taus:
-            raise Phi1Error(
-                f"{recipe}: pipeline.prune_tau {settings.prune_tau} is not one of "
-                f"decontam.run.decontam.taus {taus}"
-            )
     return Planned(stage, section, func, None)
+
+
+def _check_references(
+    config: dict[str, Any], settings: PipelineSettings, recipe: str | os.PathLike
+) -> None:
+    """The ``pipeline:`` settings that name what another section must produce: the pruned
+    copy it packs (one of decontam's taus), the pretraining step it calls phi-1-base (one
+    of pretrain's kept steps, or that checkpoint is gone when finetuning starts)."""
+    if settings.prune_tau <= 0 or settings.prune_tau > 1:
+        raise Phi1Error(f"{recipe}: pipeline.prune_tau must be in (0, 1]")
+    decontam = ((config.get("decontam") or {}).get("run") or {}).get("decontam") or {}
+    taus = decontam.get("taus")
+    if taus is not None and settings.prune_tau not in taus:
+        raise Phi1Error(
+            f"{recipe}: pipeline.prune_tau {settings.prune_tau} is not one of "
+            f"decontam.run.decontam.taus {taus}"
+        )
+    pretrain = config.get("pretrain")
+    if settings.base_step is not None and pretrain is not None:
+        kept = ((pretrain.get("log") or {}).get("keep_steps")) or []
+        if settings.base_step not in kept:
+            raise Phi1Error(
+                f"{recipe}: pipeline.base_step {settings.base_step} is not one of "
+                f"pretrain.log.keep_steps {kept}: add it there, or that checkpoint is "
+                "deleted before finetuning starts"
+            )
 
 
 def _missing_modules(stage: Stage) -> list[str]:

