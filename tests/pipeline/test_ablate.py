@@ -91,6 +91,10 @@ def test_the_page_shows_the_plot_table_and_comparisons(finished):
         assert f"| {variant} |" in table
     for c in record(out)["comparisons"]:
         assert c["text"] in table and c["text"] in html
+    (out / "report.html").unlink()  # phi1 report draws an ablation folder's page again
+    rc, printed, _ = _phi1("report", out)
+    assert rc == 0 and f"report: {out / 'report.html'}" in printed
+    assert (out / "report.html").read_text() == html
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium; CI installs it)")
     seen = check_report(out / "report.html")

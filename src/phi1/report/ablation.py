@@ -123,26 +123,30 @@ def _epochs(epochs: dict[str, dict] | None) -> str:
 
 def early_signal_plot(result: dict[str, Any]) -> bytes | None:
     """Every variant's early-signal curve (mean over seeds, a band of one standard
-    deviation) against tokens trained, as SVG; None when no run has a point yet."""
+    deviation) against tokens trained, as SVG: the whole run, and beside it the same from
+    the second measurement on, where the variants part (the initial model's loss, the same
+    for all, would flatten them); None when no run has a point yet."""
     s = result.get("settings", {})
     key = s.get("metric", "val_loss")
     curves = {n: (v.get("curves") or {}).get(key) for n, v in result.get("variants", {}).items()}
     curves = {n: c for n, c in curves.items() if c}
     if not curves:
         return None
-    fig, ax = subplots(figsize=(7.0, 4.0))
-    for i, (name, points) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
-        xs = [p[0] for p in points]
-        mean = [p[1] for p in points]
-        std = [p[2] or 0.0 for p in points]
-        ax.plot(xs, mean, "o-", ms=3, lw=1.4, color=color, label=name)
-        ax.fill_between(xs, [m - d for m, d in zip(mean, std, strict=True)],
-                        [m + d for m, d in zip(mean, std, strict=True)], color=color,
-                        alpha=0.18, lw=0)  # fmt: skip
-    ax.set(xlabel="tokens trained", ylabel=f"{key} ({s.get('unit', '')})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig, axes = subplots(1, 2, figsize=(9.5, 3.8))
+    for ax, first in zip(axes, (0, 1), strict=True):
+        for i, (name, points) in enumerate(curves.items()):
+            color = PALETTE[i % len(PALETTE)]
+            xs, mean = [p[0] for p in points[first:]], [p[1] for p in points[first:]]
+            std = [p[2] or 0.0 for p in points[first:]]
+            ax.plot(xs, mean, "o-", ms=3, lw=1.4, color=color, label=name)
+            ax.fill_between(xs, [m - d for m, d in zip(mean, std, strict=True)],
+                            [m + d for m, d in zip(mean, std, strict=True)], color=color,
+                            alpha=0.18, lw=0)  # fmt: skip
+        ax.set(xlabel="tokens trained", ylabel=f"{key} ({s.get('unit', '')})")
+        ax.grid(alpha=0.3)
+    axes[0].set_title("every measurement", fontsize=9)
+    axes[1].set_title("from the second measurement on (zoomed)", fontsize=9)
+    axes[1].legend(fontsize=8)
     return svg(fig)
 
 

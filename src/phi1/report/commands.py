@@ -59,9 +59,12 @@ def run(
 
 
 def ablate(recipe: str | None = None, out: str | None = None) -> dict[str, Any]:
-    """Train one small model per data variant of the recipe's ablate: section (the same
-    preset, initial weights and token budget for all, two or more seeds) and compare them
-    on an early-signal loss; see docs/PIPELINE.md.
+    """Compare data variants: one small model each, trained alike, on an early-signal loss.
+
+    The recipe's ablate: section names the preset, the token budget, the seeds (two or
+    more), the early-signal benchmarks and the variants (overrides of the data stages);
+    every variant trains the same preset from the same initial weights on the same tokens.
+    See docs/PIPELINE.md.
 
     Stages that variants share run once; a re-run skips finished runs and resumes the
     interrupted one. Writes OUT/ablation.json and OUT/report.html (the plot, the table,
