@@ -95,6 +95,12 @@ def test_the_page_shows_the_plot_table_and_comparisons(finished):
     rc, printed, _ = _phi1("report", out)
     assert rc == 0 and f"report: {out / 'report.html'}" in printed
     assert (out / "report.html").read_text() == html
+    elsewhere = out.parent / "pages" / "ablation.html"  # --out into a folder not yet made
+    rc, _, err = _phi1("report", out, "--out", elsewhere)
+    assert rc == 0 and elsewhere.read_text() == html, err
+    assert (elsewhere.parent / "early-signal.svg").read_bytes() == (
+        out / "early-signal.svg"
+    ).read_bytes()
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium; CI installs it)")
     seen = check_report(out / "report.html")
@@ -145,7 +151,9 @@ BAD = [
      "ablate.variants.boiler has no data: no corpus: or synth: textbooks: section"),
     ({"tokens": 0}, "ablate.tokens must be positive, got 0"),
     ({"tokens": 100}, "ablate.tokens 100 is less than one step"),
-    ({"benchmarks": ["humaneva"]}, "unknown benchmark 'humaneva'"),
+    ({"benchmarks": ["humaneva"]}, "ablate.benchmarks: unknown benchmark 'humaneva'"),
+    ({"benchmarks": ["mbpp"]}, "ablate.benchmarks: benchmark 'mbpp': phi1's own MBPP"),
+    ({"benchmarks": ["humaneval", "humaneval"]}, "would log as val_loss/humaneval, like another"),
     ({"seeds": [3]}, "ablate.seeds must list two or more distinct integers"),
     ({"baseline": "nope"}, "ablate.baseline: no variant 'nope'"),
     ({"tokenz": 5}, "ablate: unknown key 'tokenz'"),
@@ -161,9 +169,14 @@ def test_bad_input_is_one_error_naming_it(tmp_path, change, message):
     recipe = ablation_recipe()
     recipe["ablate"].update(change)
     path = write_recipe(tmp_path / "r.yaml", recipe)
-    rc, _, err = _phi1("ablate", "--recipe", path, "--out", tmp_path / "out")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ablation.json").write_text('{"finished": "earlier"}')  # an earlier ablation's
+    rc, _, err = _phi1("ablate", "--recipe", path, "--out", out)
     assert rc == 1 and err.count("\n") == 1 and message in err, err
-    assert str(path) in err and not (tmp_path / "out").exists()  # nothing ran
+    assert str(path) in err  # nothing ran, and the earlier record is as it was
+    assert [p.name for p in out.iterdir()] == ["ablation.json"]
+    assert (out / "ablation.json").read_text() == '{"finished": "earlier"}'
 
 
 def test_the_training_is_the_ablations(tmp_path):

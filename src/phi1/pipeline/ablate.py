@@ -62,7 +62,6 @@ from phi1.pipeline.engine import lock, outcome, plan, run_config, sigterm_as_int
 from phi1.pipeline.recipe import (
     bind,
     check_sections,
-    function_parser,
     load_recipe,
     pipeline_settings,
     resolve,
@@ -72,7 +71,6 @@ from phi1.pipeline.state import now
 RESULT = "ablation.json"
 RUNS, CACHE = "runs", "stages"
 FORMAT_VERSION = 1
-KNOWN_BENCHMARKS = ("humaneval", "mbpp", "graded")
 DATA_ONLY = ("pretrain", "finetune", "eval")  # sections left out of a variant's data run
 PRETRAIN = "phi1.train.commands:pretrain"
 # Keys of the training sections that belong to the ablation, and the field that sets them.
@@ -95,8 +93,9 @@ class AblateSettings:
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     """Training seeds (initial weights, data order); two or more."""
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval"])
-    """Early-signal benchmarks (``log.benchmarks``): the loss of their reference solutions,
-    measured at step 0 and every ``log.eval_interval``. The first is the one compared. Empty:
+    """Early-signal benchmarks (``log.benchmarks``: humaneval, graded, mbpp:FILE or a
+    HumanEval-format FILE): the loss of their reference solutions, measured at step 0 and
+    every ``log.eval_interval``. The first is the one compared. Empty:
     each run's held-out ``val_loss`` instead (its own data: not comparable across variants)."""
     baseline: str | None = None
     """The variant the others are compared with (default: ``random``, else the first)."""
@@ -132,7 +131,6 @@ def read_settings(section: Any, source: str) -> AblateSettings:
     ):
         raise Phi1Error(f"{where}.seeds must list two or more distinct integers (the spread "
                         f"over seeds is the yardstick), got {seeds!r}")  # fmt: skip
-    _check_benchmarks(s.benchmarks, where)
     if s.model not in PRESETS:
         raise Phi1Error(f"{where}.model: unknown preset {s.model!r}; presets: "
                         f"{', '.join(PRESETS)}")  # fmt: skip
@@ -149,15 +147,28 @@ def read_settings(section: Any, source: str) -> AblateSettings:
     return s
 
 
-def _check_benchmarks(benchmarks: Any, where: str) -> None:
+def benchmark_names(benchmarks: Any, where: str) -> list[str]:
+    """The names the benchmarks log under (``val_loss/<name>``), each checked the way
+    training loads it (:func:`phi1.sandbox.problems.load_benchmark`, then
+    :func:`phi1.model.score.reference_set`), so a benchmark training could not score fails
+    here, before anything runs: unknown, without reference solutions, or named twice."""
+    from phi1.model.score import reference_set
+    from phi1.sandbox.problems import load_benchmark
+
     if not isinstance(benchmarks, list) or not all(isinstance(b, str) for b in benchmarks):
         raise Phi1Error(f"{where}.benchmarks must be a list of names, got {benchmarks!r}")
-    for b in benchmarks:
-        if b not in KNOWN_BENCHMARKS and not Path(b).is_file():
-            raise Phi1Error(
-                f"{where}.benchmarks: unknown benchmark {b!r}; known: "
-                f"{', '.join(KNOWN_BENCHMARKS)}, or a HumanEval-format JSONL file"
-            )
+    names: list[str] = []
+    for spec in benchmarks:
+        try:
+            name, problems = load_benchmark(spec)
+            reference_set(name, problems)
+        except Phi1Error as e:
+            raise Phi1Error(f"{where}.benchmarks: {e}") from None
+        if name in names:
+            raise Phi1Error(f"{where}.benchmarks: {spec!r} would log as val_loss/{name}, "
+                            "like another benchmark")  # fmt: skip
+        names.append(name)
+    return names
 
 
 def _check_variant(name: str, overrides: Any, where: str) -> None:
@@ -202,12 +213,12 @@ def _dig(table: dict, dotted: str) -> bool:
     return True
 
 
-def metric_keys(benchmarks: list[str]) -> list[str]:
+def metric_keys(names: list[str]) -> list[str]:
     """The metrics.jsonl keys of the early signal, the compared one first: nats per token
-    and bits per byte of each benchmark's reference solutions; ``val_loss`` without one."""
-    if not benchmarks:
+    and bits per byte of each benchmark's reference solutions (``names``: as
+    :func:`benchmark_names` gives them); ``val_loss`` without one."""
+    if not names:
         return ["val_loss"]
-    names = [b if b in KNOWN_BENCHMARKS else Path(b).stem for b in benchmarks]
     return [f"{kind}/{n}" for n in names for kind in ("val_loss", "val_bpb")]
 
 
@@ -229,13 +240,16 @@ class Ablation:
     settings: AblateSettings
     steps: int = 0
     per_step: int = 0
+    metrics: list[str] = field(default_factory=list)
+    """The early-signal keys in metrics.jsonl, the compared one first."""
 
     @classmethod
     def load(cls, recipe: str | Path, out: str | Path) -> Ablation:
         source = str(recipe)
         config = load_recipe(recipe)
         settings = read_settings(config.get("ablate"), source)
-        ablation = cls(source, Path(out), config, settings)
+        names = benchmark_names(settings.benchmarks, f"{source}: ablate")
+        ablation = cls(source, Path(out), config, settings, metrics=metric_keys(names))
         ablation.check()
         return ablation
 
@@ -291,13 +305,6 @@ class Ablation:
         pretrain = resolve(PRETRAIN)
         if pretrain is None:
             raise Phi1Error("ablate: phi1.train is not in this phi1")
-        dests = {a.dest for a in function_parser(pretrain)._actions}
-        if self.settings.benchmarks and "log.benchmarks" not in dests:
-            raise Phi1Error(
-                f"{self.source}: ablate.benchmarks: this phi1 cannot measure an early-signal "
-                "loss while training (pretrain has no log.benchmarks); set benchmarks: [] to "
-                "compare held-out losses instead"
-            )
         section = self.config(next(iter(self.settings.variants)), 0)["pretrain"]
         bound = bind(pretrain, section, f"{self.source}: pretrain")
         self.per_step = bound["train"].global_batch * bound["data"].block_size
@@ -412,7 +419,7 @@ def _train(ablation: Ablation, result: dict[str, Any]) -> None:
 
 def _new_result(ablation: Ablation) -> dict[str, Any]:
     s = ablation.settings
-    keys = metric_keys(s.benchmarks)
+    keys = ablation.metrics
     started = None
     try:
         started = read_json(ablation.root / RESULT).get("started")
@@ -453,7 +460,7 @@ def _write(ablation: Ablation, result: dict[str, Any]) -> None:
 def collect_run(folder: Path, ablation: Ablation) -> dict[str, Any]:
     """One run's numbers: early-signal curves against tokens (pretraining, then the
     finetune's on top), final values, tokens, epochs per dataset, pass@k, data sizes."""
-    keys = metric_keys(ablation.settings.benchmarks)
+    keys = ablation.metrics
     out: dict[str, Any] = {"folder": str(folder.relative_to(ablation.root))}
     curves: dict[str, list[list[float]]] = {k: [] for k in keys}
     offset, tokens, epochs = 0, 0, {}

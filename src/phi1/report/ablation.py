@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.io import atomic_write_text, read_json
+from phi1.io import atomic_write_bytes, atomic_write_text, read_json
 from phi1.report.html import CSS
 from phi1.report.markup import esc, table
 from phi1.report.plots import PALETTE, embed, subplots, svg
@@ -44,7 +44,7 @@ def build_ablation_report(directory: str | Path, out: str | Path | None = None) 
     head, rows = summary_table(result)
     image = early_signal_plot(result)
     if image is not None:
-        (target.parent / PLOT).write_bytes(image)
+        atomic_write_bytes(target.parent / PLOT, image)
     comparisons = [c["text"] for c in result.get("comparisons", [])]
     atomic_write_text(target.parent / TABLE, markdown(result, head, rows, comparisons))
     atomic_write_text(target, _page(root, result, head, rows, image, comparisons))
