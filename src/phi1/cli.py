@@ -51,6 +51,7 @@ COMMANDS: dict[str, Any] = {
         "loss": "phi1.eval.commands:eval_loss",
     },
     "run": "phi1.report.commands:run",
+    "ablate": "phi1.report.commands:ablate",
     "report": "phi1.report.commands:report",
 }
 
@@ -90,9 +91,9 @@ def _apply_recipe(argv: list[str], path: list[str]) -> list[str]:
 
     A recipe is one YAML file for the whole pipeline; the section for ``phi1 synth
     textbooks`` is ``synth: {textbooks: {...}}``. Flags after it still override it. ``phi1
-    run`` reads the whole recipe itself.
+    run`` and ``phi1 ablate`` read the whole recipe themselves.
     """
-    if path == ["run"] or "--recipe" not in argv:
+    if path in (["run"], ["ablate"]) or "--recipe" not in argv:
         return argv
     i = argv.index("--recipe")
     if i + 1 >= len(argv):

@@ -430,3 +430,70 @@ def test_a_license_or_generated_banner_does_not_move_the_score(
     prefixed = default_classifier.score([BANNERS[banner] + sanity_records[i]["text"] for i in edu])
     moved = np.abs(prefixed - default_sanity_scores[edu])
     assert moved.max() < 0.1, [sanity_records[i]["id"] for i in np.argsort(-moved)[:3]]
+
+
+# -- bottom and random cuts: the control arms of an ablation ---------------------------------
+
+
+def _scores(n: int) -> list[tuple[str, float, str, str]]:
+    """n documents with tied scores in pairs (0.0, 0.0, 0.1, 0.1, ...)."""
+    return [(f"d{i:03d}", round((i // 2) / n, 6), "s", f"d{i}") for i in range(n)]
+
+
+def test_fraction_cuts_keep_exactly_k_and_the_right_ones():
+    from phi1.data.filter import draw, select
+
+    scores = _scores(40)
+    by_score = sorted(scores, key=lambda r: (r[1], r[0]))
+    for rule in ("top", "bottom", "random"):
+        cut = select(scores, FilterSettings(**{f"{rule}_fraction": 0.25}))
+        kept = {r[0] for r in scores if cut.keeps(r[0], r[1])}
+        assert len(kept) == 10, rule  # exactly round(0.25 * 40), ties included
+        if rule == "top":
+            assert min(r[1] for r in scores if r[0] in kept) >= max(
+                r[1] for r in scores if r[0] not in kept
+            )
+        if rule == "bottom":
+            assert {r[0] for r in by_score[:10]} == kept and cut.threshold == by_score[9][1]
+        if rule == "random":
+            assert cut.threshold is None
+            draws = sorted(scores, key=lambda r: -draw(0, r[0]))
+            assert kept == {r[0] for r in draws[:10]}
+    # the draw ignores the scores and follows the seed
+    flipped = [(i, 1 - s, src, p) for i, s, src, p in scores]
+    one = select(scores, FilterSettings(random_fraction=0.25, seed=1))
+    assert {r[0] for r in scores if one.keeps(r[0], r[1])} == {
+        r[0] for r in flipped if one.keeps(r[0], r[1])
+    }
+    zero = select(scores, FilterSettings(random_fraction=0.25))
+    assert {r[0] for r in scores if zero.keeps(*r[:2])} != {
+        r[0] for r in scores if one.keeps(*r[:2])
+    }
+    with pytest.raises(Phi1Error, match="top_fraction and bottom_fraction"):
+        FilterSettings(top_fraction=0.5, bottom_fraction=0.5)
+    with pytest.raises(Phi1Error, match="random_fraction must be in"):
+        FilterSettings(random_fraction=0)
+
+
+@pytest.mark.slow
+def test_bottom_and_random_cuts_reuse_the_scores(trained, tmp_path):
+    out, source = tmp_path / "out", f"sanity=dir:{SANITY}"
+    top = run_filter([source], trained[0], out, FilterSettings(tasks=2, top_fraction=0.25))
+    scored_mtime = (out / "scored" / "00000.jsonl").stat().st_mtime_ns
+    scores = scores_by_id(out)
+    ranked = sorted(scores, key=lambda i: (scores[i], i))
+    bottom = run_filter([source], trained[0], out, FilterSettings(tasks=2, bottom_fraction=0.25))
+    kept = {r["id"] for r in _lines(out / "kept")}
+    assert bottom["kept"] == top["kept"] == 10 and kept == set(ranked[:10])
+    assert bottom["rule"] == "bottom" and bottom["threshold"] == scores[ranked[9]]
+    assert {r["reason"] for r in _lines(out / "rejects")} == {"not-in-bottom"}
+    assert bottom["dropped_reasons"] == {"not-in-bottom": 30}
+    assert "bottom 25%" in bottom["text"]
+    drawn = run_filter([source], trained[0], out, FilterSettings(tasks=2, random_fraction=0.25))
+    random_kept = {r["id"] for r in _lines(out / "kept")}
+    assert drawn["kept"] == 10 and drawn["threshold"] is None and drawn["seed"] == 0
+    assert {r["reason"] for r in _lines(out / "rejects")} == {"not-drawn"}
+    assert "a random draw" in (out / "report.md").read_text()
+    assert (out / "scored" / "00000.jsonl").stat().st_mtime_ns == scored_mtime
+    again = run_filter([source], trained[0], out, FilterSettings(tasks=2, random_fraction=0.25))
+    assert {r["id"] for r in _lines(out / "kept")} == random_kept and again["kept"] == 10

@@ -6,12 +6,24 @@ import pytest
 from pipeline_helpers import REPO
 
 from phi1.pipeline import STAGE_NAMES, check_recipe, load_recipe
+from phi1.pipeline.ablate import Ablation
 
-RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+ALL = sorted((REPO / "recipes").glob("*.yaml"))
+ABLATIONS = [p for p in ALL if "ablate" in load_recipe(p)]  # phi1 ablate's: checked below
+RECIPES = [p for p in ALL if p not in ABLATIONS]
 
 
 def test_the_four_recipes_are_there():
     assert {p.stem for p in RECIPES} >= {"smoke", "tiny", "phi-1-small", "phi-1"}
+    assert {p.stem for p in ABLATIONS} >= {"ablation-tiny"}
+
+
+@pytest.mark.parametrize("path", ABLATIONS, ids=[p.stem for p in ABLATIONS])
+def test_ablation_recipe_checks_out(path, tmp_path):
+    ablation = Ablation.load(path, tmp_path / "out")  # every variant's every section
+    assert ablation.steps >= 1 and len(ablation.settings.seeds) >= 2
+    assert {"raw", "top", "bottom", "random", "top+textbooks"} <= set(ablation.settings.variants)
+    assert not (tmp_path / "out").exists()  # checking runs nothing
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])

@@ -12,9 +12,12 @@ Two pipelines, each resumable per task (datatrove marks finished tasks in ``logs
    :class:`RecordWriter` into ``kept/``.
 
 ``--filter.top_fraction`` turns into a threshold (the score quantile over ``scored/``) before
-the second pipeline. Changing only the threshold re-runs the cheap second pipeline and reuses the
-scores. The run ends with ``summary.json`` (counts, reasons, skips, speed) and ``report.md``
-(the highest- and lowest-scored documents).
+the second pipeline. An ablation's control arms keep the same number of documents otherwise:
+``--filter.bottom_fraction`` the lowest-scored share, ``--filter.random_fraction`` a seeded
+random share, whatever the scores (the filter against chance at equal size). Changing only
+the cut re-runs the cheap second pipeline and reuses the scores. The run ends with
+``summary.json`` (counts, reasons, skips, speed) and ``report.md`` (the highest- and
+lowest-scored documents).
 
 Steps keep only paths and settings; the embedder and forest load lazily inside each task, so
 the steps pickle for worker processes and cluster executors.
@@ -22,6 +25,7 @@ the steps pickle for worker processes and cluster executors.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +58,13 @@ class FilterSettings:
     """Keep documents scoring at least this (default 0.5 when top_fraction is not set)."""
     top_fraction: float | None = None
     """Keep this share of the highest-scored documents instead of a fixed threshold."""
+    bottom_fraction: float | None = None
+    """Keep this share of the lowest-scored documents (an ablation's control arm)."""
+    random_fraction: float | None = None
+    """Keep this share of the documents drawn at random, whatever their scores (seeded by
+    ``seed``): the filter against chance at the same size."""
+    seed: int = 0
+    """Seed of the ``random_fraction`` draw."""
     tasks: int = 8
     """Corpus shards (the unit of parallelism and resume)."""
     workers: int = 1
@@ -71,16 +82,58 @@ class FilterSettings:
     """Options for datatrove's SlurmPipelineExecutor (partition, time, cpus_per_task...)."""
 
     def __post_init__(self) -> None:
-        if self.threshold is not None and self.top_fraction is not None:
-            raise Phi1Error("filter: give --filter.threshold or --filter.top_fraction, not both")
+        given = [k for k in CUTS if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise Phi1Error(
+                f"filter: give one of {', '.join('--filter.' + k for k in CUTS)}, not both "
+                f"({' and '.join(given)})"
+            )
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise Phi1Error(f"filter: threshold must be in [0, 1], got {self.threshold}")
-        if self.top_fraction is not None and not 0.0 < self.top_fraction <= 1.0:
-            raise Phi1Error(f"filter: top_fraction must be in (0, 1], got {self.top_fraction}")
+        for name in CUTS[1:]:
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value <= 1.0:
+                raise Phi1Error(f"filter: {name} must be in (0, 1], got {value}")
         if self.tasks < 1 or self.workers < 1:
             raise Phi1Error("filter: tasks and workers must be >= 1")
         if self.executor not in ("local", "slurm", "ray"):
             raise Phi1Error(f"filter: executor must be local, slurm or ray, got {self.executor!r}")
+
+    @property
+    def rule(self) -> str:
+        """How documents are kept: ``threshold``, ``top``, ``bottom`` or ``random``."""
+        for name in CUTS[1:]:
+            if getattr(self, name) is not None:
+                return name.removesuffix("_fraction")
+        return "threshold"
+
+    @property
+    def fraction(self) -> float | None:
+        """The share kept by a fraction rule (None for a threshold)."""
+        return None if self.rule == "threshold" else getattr(self, f"{self.rule}_fraction")
+
+
+CUTS = ("threshold", "top_fraction", "bottom_fraction", "random_fraction")
+# Why a document was dropped, per rule: under bottom and random it is not for low quality.
+DROP_REASON = {"threshold": "low-quality", "top": "low-quality", "bottom": "not-in-bottom",
+               "random": "not-drawn"}  # fmt: skip
+
+
+def draw(seed: int, doc_id: str) -> float:
+    """A document's seeded uniform draw in [0, 1), from its id alone (the random rule's
+    key: independent of the scores, the same in every task and on every machine)."""
+    digest = hashlib.sha256(f"{seed}/{doc_id}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "little") / 2.0**64
+
+
+def rank_key(rule: str, seed: int, doc_id: str, score: float) -> float:
+    """The value a rule keeps the highest of: the score (threshold, top), its negation
+    (bottom), or the seeded draw (random)."""
+    if rule == "bottom":
+        return -score
+    if rule == "random":
+        return draw(seed, doc_id)
+    return score
 
 
 # -- records <-> datatrove documents ---------------------------------------------------------
@@ -286,7 +339,11 @@ class _EmbeddingCache:
 
 class QualityFilter(BaseFilter):
     """Keep documents whose ``meta.quality.score`` >= ``threshold``; drop the rest with
-    reason ``low-quality`` (and ``unscored`` for documents without a score)."""
+    reason ``low-quality`` (and ``unscored`` for documents without a score).
+
+    With another ``rule`` the cut applies to :func:`rank_key` instead of the score: ``bottom``
+    keeps the lowest scores (the negated score >= ``threshold``), ``random`` the highest
+    seeded draws."""
 
     name = "phi1 quality filter"
 
@@ -296,23 +353,24 @@ class QualityFilter(BaseFilter):
         exclusion_writer: DiskWriter | None = None,
         *,
         ties: frozenset[str] | None = None,
+        rule: str = "threshold",
+        seed: int = 0,
     ) -> None:
         super().__init__(exclusion_writer)
         self.threshold = threshold
-        # With a top fraction, documents scoring exactly the threshold are kept only if
-        # listed here, so that exactly the requested number is kept.
+        # With a fraction, documents exactly at the cut are kept only if listed here, so
+        # that exactly the requested number is kept.
         self.ties = ties
+        self.rule, self.seed = rule, seed
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         quality = doc.metadata.get(SCORE_KEY)
         if not isinstance(quality, dict) or not isinstance(quality.get("score"), (int, float)):
             return False, "unscored"
-        score = quality["score"]
-        if score > self.threshold or (
-            score == self.threshold and (self.ties is None or doc.id in self.ties)
-        ):
+        key = rank_key(self.rule, self.seed, doc.id, quality["score"])
+        if _kept(doc.id, key, self.threshold, self.ties):
             return True
-        return False, "low-quality"
+        return False, DROP_REASON[self.rule]
 
 
 class RecordWriter(DiskWriter):
@@ -436,24 +494,25 @@ def run_filter(
     scores = _read_scores(out / "scored", s.tasks)
     if not scores:
         raise Phi1Error(f"filter: the corpus is empty ({', '.join(sources)})")
-    threshold, ties = _threshold(scores, s)
+    cut = select(scores, s)
     rejects = RecordWriter(str(out / "rejects"), rejects=True)
     filter_pipe = [
         RecordReader(str(out / "scored")),
-        QualityFilter(threshold, exclusion_writer=rejects, ties=ties),
+        QualityFilter(cut.key, exclusion_writer=rejects, ties=cut.ties, rule=cut.rule,
+                      seed=cut.seed),
         RecordWriter(str(out / "kept")),
-    ]
+    ]  # fmt: skip
     # The cut names the logs folder: a new threshold re-runs only this pipeline. Going back
     # to a cut used before must redo it too (kept/ now holds another cut's output).
-    tag = sha256_json({"threshold": threshold, "ties": sorted(ties or ())})[:12]
+    tag = sha256_json(cut.identity())[:12]
     state = read_json(state_path)
     if state.get("filter_tag") != tag:
         shutil.rmtree(out / "logs" / f"filter-{tag}", ignore_errors=True)
         atomic_write_json(state_path, {**state, "filter_tag": tag})
     _executor(filter_pipe, out, f"filter-{tag}", s).run()
-    summary = _summarise(out, scores, threshold, ties, s, fingerprint, score_s, t0, tag)
+    summary = _summarise(out, scores, cut, s, fingerprint, score_s, t0, tag)
     atomic_write_json(out / "summary.json", {k: v for k, v in summary.items() if k != "text"})
-    report = write_report(out, scores, threshold, summary["kept"], s.report_examples)
+    report = write_report(out, scores, cut.threshold, summary["kept"], s.report_examples)
     atomic_write_text(out / "report.md", report)
     return summary
 
@@ -472,27 +531,61 @@ def _read_scores(folder: Path, tasks: int) -> list[tuple[str, float, str, str]]:
     return rows
 
 
-def _threshold(
-    scores: list[tuple[str, float, str, str]], s: FilterSettings
-) -> tuple[float, frozenset[str] | None]:
-    """The score cut, and for a top fraction the ids at the cut that are kept (the first by
-    id), so that exactly round(fraction * N) documents are kept."""
-    if s.top_fraction is None:
-        return (0.5 if s.threshold is None else float(s.threshold)), None
-    ranked = sorted(scores, key=lambda r: (-r[1], r[0]))
-    k = max(1, int(round(s.top_fraction * len(ranked))))
-    cut = ranked[k - 1][1]
-    ties = frozenset(r[0] for r in ranked[:k] if r[1] == cut)
-    return cut, ties
+@dataclass(frozen=True)
+class Cut:
+    """Which documents a filter run keeps: those whose :func:`rank_key` is above ``key``,
+    and at ``key`` those in ``ties`` (None: all of them)."""
+
+    rule: str
+    key: float
+    ties: frozenset[str] | None = None
+    seed: int = 0
+    fraction: float | None = None
+
+    def keeps(self, doc_id: str, score: float) -> bool:
+        return _kept(doc_id, rank_key(self.rule, self.seed, doc_id, score), self.key, self.ties)
+
+    @property
+    def threshold(self) -> float | None:
+        """The cut in score units (kept at or above it; at or below it for ``bottom``);
+        None for ``random``, whose cut is not on the score."""
+        return None if self.rule == "random" else -self.key if self.rule == "bottom" else self.key
+
+    def identity(self) -> dict[str, Any]:
+        out = {"threshold": self.key, "ties": sorted(self.ties or ())}
+        if self.rule in ("bottom", "random"):  # top and threshold keep their earlier tags
+            out.update(rule=self.rule, seed=self.seed)
+        return out
+
+    def describe(self) -> str:
+        if self.rule == "threshold":
+            return f"threshold {self.key:.4f}"
+        share = f"{self.rule} {self.fraction:.0%}"
+        if self.rule == "random":
+            return f"{share} (seed {self.seed}, whatever the score)"
+        return f"{share}: threshold {self.threshold:.4f}"
 
 
-def _kept(doc_id: str, score: float, threshold: float, ties: frozenset[str] | None) -> bool:
-    return score > threshold or (score == threshold and (ties is None or doc_id in ties))
+def select(scores: list[tuple[str, float, str, str]], s: FilterSettings) -> Cut:
+    """The cut for these scores: a threshold, or for a fraction the key of the k-th document
+    ranked by its rule's key, with the ids at the cut that are kept (the first by id), so
+    that exactly round(fraction * N) documents are kept."""
+    if s.rule == "threshold":
+        return Cut("threshold", 0.5 if s.threshold is None else float(s.threshold))
+    assert s.fraction is not None
+    ranked = sorted((-rank_key(s.rule, s.seed, r[0], r[1]), r[0]) for r in scores)
+    k = max(1, int(round(s.fraction * len(ranked))))
+    key = -ranked[k - 1][0]
+    ties = frozenset(doc_id for neg, doc_id in ranked[:k] if -neg == key)
+    return Cut(s.rule, key, ties, s.seed, s.fraction)
 
 
-def _summarise(out: Path, scores: list, threshold: float, ties: frozenset[str] | None,
-               s: FilterSettings, fingerprint: dict, score_s: float, t0: float,
-               tag: str) -> dict[str, Any]:  # fmt: skip
+def _kept(doc_id: str, key: float, threshold: float, ties: frozenset[str] | None) -> bool:
+    return key > threshold or (key == threshold and (ties is None or doc_id in ties))
+
+
+def _summarise(out: Path, scores: list, cut: Cut, s: FilterSettings, fingerprint: dict,
+               score_s: float, t0: float, tag: str) -> dict[str, Any]:  # fmt: skip
     stats = _stats(out / "logs" / "score")
     fstats = _stats(out / "logs" / f"filter-{tag}")
     skipped = {k.removeprefix("skipped_"): v for k, v in stats.items() if k.startswith("skipped_")}
@@ -500,19 +593,22 @@ def _summarise(out: Path, scores: list, threshold: float, ties: frozenset[str] |
     total_by_source: Counter = Counter()
     for doc_id, score, source, _ in scores:
         total_by_source[source] += 1
-        kept_by_source[source] += _kept(doc_id, score, threshold, ties)
+        kept_by_source[source] += cut.keeps(doc_id, score)
     n = len(scores)
     kept = sum(kept_by_source.values())
     dropped = {k.removeprefix("dropped_"): v for k, v in fstats.items() if k.startswith("dropped_")}
     values = np.array([r[1] for r in scores])
     summary = {
         "fingerprint": fingerprint,
-        "threshold": threshold,
+        "threshold": cut.threshold,
         "top_fraction": s.top_fraction,
+        "rule": cut.rule,
+        "fraction": cut.fraction,
+        "seed": cut.seed if cut.rule == "random" else None,
         "documents": n,
         "kept": kept,
         "dropped": n - kept,
-        "dropped_reasons": dropped or ({"low-quality": n - kept} if n - kept else {}),
+        "dropped_reasons": dropped or ({DROP_REASON[cut.rule]: n - kept} if n - kept else {}),
         "reader_skipped": skipped,
         "by_source": {
             src: {"documents": total_by_source[src], "kept": int(kept_by_source[src])}
@@ -534,8 +630,7 @@ def _summarise(out: Path, scores: list, threshold: float, ties: frozenset[str] |
     skipped_line = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())) or "none"
     rate = f"{n / score_s:.1f} docs/s" if score_s > 1 else "resumed"
     summary["text"] = "\n".join([
-        f"filter: {n} documents scored ({rate}); threshold {threshold:.4f}"
-        + (f" (top {s.top_fraction:.0%})" if s.top_fraction else ""),
+        f"filter: {n} documents scored ({rate}); {cut.describe()}",
         f"filter: kept {kept} ({kept / n:.1%}), dropped {n - kept} "
         f"({', '.join(f'{k} {v}' for k, v in summary['dropped_reasons'].items()) or 'none'}); "
         f"reader skipped: {skipped_line}",
@@ -567,17 +662,17 @@ def _stats(logging_dir: Path) -> Counter:
     return total
 
 
-def write_report(out: Path, scores: list, threshold: float, kept: int, k: int) -> str:
+def write_report(out: Path, scores: list, threshold: float | None, kept: int, k: int) -> str:
     """Markdown: score distribution and the ``k`` highest- and lowest-scored documents."""
     ranked = sorted(scores, key=lambda r: (-r[1], r[0]))
     texts = _first_lines({r[0] for r in ranked[:k] + ranked[-k:]}, out / "scored")
     values = np.array([r[1] for r in scores])
     hist, edges = np.histogram(values, bins=10, range=(0.0, 1.0))
+    cut_text = "a random draw" if threshold is None else f"threshold {threshold:.4f}"
     lines = [
         "# Quality filter report",
         "",
-        f"{len(scores)} documents scored; threshold {threshold:.4f}; kept {kept} "
-        f"({kept / len(scores):.1%}).",
+        f"{len(scores)} documents scored; {cut_text}; kept {kept} ({kept / len(scores):.1%}).",
         "",
         "## Score distribution",
         "",

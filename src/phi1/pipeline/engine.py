@@ -15,6 +15,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -76,12 +77,28 @@ def run(
     names = [s.name for s in stages.STAGES]
     if from_ is not None and from_ not in names:
         raise Phi1Error(f"--from {from_!r}: no such stage; stages: {', '.join(names)}")
-    config = load_recipe(recipe)
-    settings = pipeline_settings(config, recipe)
+    return run_config(load_recipe(recipe), out, source=recipe, from_=from_, on_end=on_end)
+
+
+def run_config(
+    config: dict[str, Any],
+    out: str | os.PathLike,
+    *,
+    source: str,
+    from_: str | None = None,
+    on_end: Callable[[Path], None] | None = None,
+    cache: Path | None = None,
+) -> dict[str, Any]:
+    """:func:`run` on a recipe already loaded (``source`` names it in messages and in
+    pipeline.json). With ``cache``, every stage's folder lives in that shared stage cache,
+    named by the stage's key (its section, input digests and wired paths), and
+    ``out/<stage>`` links to it: runs whose stages are the same share them, and each is
+    done once (``phi1 ablate``)."""
+    settings = pipeline_settings(config, source)
     root = Path(out)
-    planned = plan(config, settings, root, recipe)
-    with _lock(root), _sigterm_as_interrupt():
-        return _execute(planned, config, settings, root, recipe, from_, on_end)
+    planned = plan(config, settings, root, source)
+    with lock(root), sigterm_as_interrupt():
+        return _execute(planned, config, settings, root, source, from_, on_end, cache)
 
 
 def check_recipe(
@@ -183,6 +200,7 @@ def _execute(
     recipe: str,
     from_: str | None,
     on_end: Callable[[Path], None] | None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     state_path = root / STATE
     state: dict[str, Any] = {
@@ -195,24 +213,17 @@ def _execute(
         "status": "running",
         "stages": {},
     }
-    ctx = Context(root, set(), settings)
+    ctx = Context(root, set(), settings, cache=cache)
     n = len(planned)
     _say(f"phi1 run: {recipe} -> {root} ({n} stages)")
     forced = False
     try:
-        for i, p in enumerate(planned, 1):
-            forced = forced or p.stage.name == from_
-            head = f"[{i:2d}/{n}] {p.stage.name:<10}"
-            state["stages"][p.stage.name] = run_stage(p, ctx, head, forced)
-            atomic_write_json(state_path, state)
-        state["status"] = "done"
-    except KeyboardInterrupt:
-        state["status"] = "interrupted"
-        _say("phi1 run: interrupted; finished stages are kept, re-run the same command to resume")
-        raise
-    except Phi1Error:
-        state["status"] = "failed"
-        raise
+        with outcome(state, "phi1 run", "stages"):
+            for i, p in enumerate(planned, 1):
+                forced = forced or p.stage.name == from_
+                head = f"[{i:2d}/{n}] {p.stage.name:<10}"
+                state["stages"][p.stage.name] = run_stage(p, ctx, head, forced)
+                atomic_write_json(state_path, state)
     finally:
         state["finished"] = now()
         atomic_write_json(state_path, state)
@@ -220,6 +231,23 @@ def _execute(
             on_end(root)
     _say(f"phi1 run: done; stage folders in {root}")
     return state
+
+
+@contextlib.contextmanager
+def outcome(record: dict[str, Any], name: str, what: str) -> Iterator[None]:
+    """``record["status"]`` as the block ends: ``done``, ``interrupted`` (said, with how to
+    resume) or ``failed`` (a :class:`Phi1Error`, also kept as ``record["error"]``); the
+    interrupt or error propagates."""
+    try:
+        yield
+        record["status"] = "done"
+    except KeyboardInterrupt:
+        record["status"] = "interrupted"
+        _say(f"{name}: interrupted; finished {what} are kept, re-run the same command to resume")
+        raise
+    except Phi1Error as e:
+        record["status"], record["error"] = "failed", str(e)
+        raise
 
 
 def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, Any]:
@@ -235,10 +263,12 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
         return _skipped(head, str(e))
     where = f"recipe section {'.'.join(stage.section)}"
     args = [merge(p.section, w, where) for w in calls]
-    inputs = {s: (read_manifest(root / s) or {}).get("digest") for s in stage.reads if s in ctx.ran}
-    key = sha256_json({"stage": stage.name, "section": p.section, "inputs": inputs,
-                       "calls": [_relative(w, root) for w in calls]})  # fmt: skip
-    folder = root / stage.name
+    inputs = {s: _input_digest(ctx, s, calls) for s in stage.reads if s in ctx.ran}
+    key = sha256_json({"stage": stage.name, "section": _relative(p.section, ctx),
+                       "inputs": inputs, "calls": [_relative(w, ctx) for w in calls]})  # fmt: skip
+    folder = _place(ctx, stage.name, key)
+    if folder != root / stage.name:  # in the cache: the stage writes there
+        args = [_moved(a, root / stage.name, folder) for a in args]
     old = read_manifest(folder)
     reason = _redo_reason(folder, old, key, forced)
     if reason is None and old is not None:
@@ -251,7 +281,7 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
         manifest = old
     else:
         if reason is not None:
-            moved = _supersede(root, folder)
+            moved = _supersede(ctx.cache or root, folder)
             _say(f"{head} {reason}: redoing it; the old folder is kept in {moved}")
         manifest = _new_manifest(stage, key, p.section, args, inputs)
         _say(f"{head} running: {manifest['command']}")
@@ -259,6 +289,34 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
     attempt = _Attempt(folder, manifest)
     _attempt(p, attempt, args, ctx.settings.launch.get(stage.name), head)
     return _finish(stage, attempt, ctx, head)
+
+
+def _input_digest(ctx: Context, name: str, calls: list[dict]) -> str | None:
+    """What a stage read of stage ``name``: the digest of the artifacts under the paths its
+    wired arguments name in that stage's folder (pretraining names ``pack/code`` and
+    ``pack/textbooks``, so new exercises leave its key as it was); the whole stage's
+    digest when they name none of its artifacts in particular."""
+    manifest = read_manifest(ctx.dir(name)) or {}
+    files = manifest.get("artifacts") or {}
+    folder = str(ctx.dir(name))
+    pattern = re.escape(folder) + r"(?![^/\s:,])(?:/[^\s:,]*)?"  # the folder or a path in it
+    named = {m.rstrip("/") for text in _strings(calls) for m in re.findall(pattern, text)}
+    if not named or folder in named or not isinstance(files, dict):
+        return manifest.get("digest")
+    read = {
+        rel: f["sha256"]
+        for rel, f in files.items()
+        if any(f"{folder}/{rel}" == n or f"{folder}/{rel}".startswith(n + "/") for n in named)
+    }
+    return sha256_json(read) if 0 < len(read) < len(files) else manifest.get("digest")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def _skipped(head: str, why: str) -> dict[str, Any]:
@@ -420,8 +478,41 @@ class _Tee:
         return False
 
 
+def _place(ctx: Context, name: str, key: str) -> Path:
+    """The stage's folder: ``root/<stage>``, or with a cache ``cache/<stage>-<key>``, which
+    ``root/<stage>`` then links to (relatively, so the whole tree can move). A folder of
+    an earlier run without the cache is moved to ``superseded/``; a link to another key
+    (the section or inputs changed) is pointed at the new one, the old folder kept."""
+    link = ctx.root / name
+    if ctx.cache is None:
+        return link
+    folder = ctx.cache / f"{name}-{key[:16]}"
+    target = os.path.relpath(folder, link.parent)
+    if link.is_symlink() and os.readlink(link) != target:
+        link.unlink()
+    elif link.exists() and not link.is_symlink():
+        _supersede(ctx.root, link)
+    if not link.is_symlink():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target, target_is_directory=True)
+    ctx.folders[name] = folder
+    return folder
+
+
+def _moved(value: Any, old: Path, new: Path) -> Any:
+    """``value`` with the path ``old`` (and any path under it) replaced by ``new``."""
+    if isinstance(value, dict):
+        return {k: _moved(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, old, new) for v in value]
+    if isinstance(value, str):
+        return re.sub(re.escape(str(old)) + r"(?![^/])", lambda _: str(new), value)
+    return value
+
+
 @contextlib.contextmanager
-def _lock(root: Path) -> Iterator[None]:
+def lock(root: Path) -> Iterator[None]:
+    """One process at a time in ``root`` (a lock file holding its pid); a second is refused."""
     import fcntl
 
     root.mkdir(parents=True, exist_ok=True)
@@ -442,7 +533,7 @@ def _lock(root: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """``kill PID`` stops the run like Ctrl-C: the stage's finished work is flushed."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -481,12 +572,18 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _relative(value: Any, root: Path) -> Any:
-    """Wired paths relative to the run folder, so a moved run folder keeps its keys."""
+def _relative(value: Any, ctx: Context) -> Any:
+    """Paths relative to the run folder, so a moved run folder keeps its keys; a stage's
+    folder in the cache counts as ``<out>/<stage>``, so a stage has the same key in the
+    cache as in a run folder of its own; other paths in the cache as ``<cache>/...``."""
     if isinstance(value, dict):
-        return {k: _relative(v, root) for k, v in value.items()}
+        return {k: _relative(v, ctx) for k, v in value.items()}
     if isinstance(value, list):
-        return [_relative(v, root) for v in value]
+        return [_relative(v, ctx) for v in value]
     if isinstance(value, str):
-        return value.replace(str(root), "<out>")
+        for name, folder in ctx.folders.items():
+            value = _moved(value, folder, Path("<out>") / name)
+        if ctx.cache is not None:
+            value = _moved(value, ctx.cache, Path("<cache>"))
+        return value.replace(str(ctx.root), "<out>")
     return value

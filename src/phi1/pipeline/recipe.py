@@ -117,7 +117,18 @@ def _read(path: str | os.PathLike) -> dict[str, Any]:
 def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     """The recipe as a mapping; unknown top-level keys and sub-keys are errors naming them."""
     recipe = _read(path)
-    known: dict[str, set[str]] = {"pipeline": set()}
+    check_sections(recipe, str(path))
+    return recipe
+
+
+# Sections that are not a stage's: how ``phi1 run`` runs, and ``phi1 ablate``'s own (which
+# that command checks; ``phi1 run`` leaves it alone).
+OWN_SECTIONS = ("pipeline", "ablate")
+
+
+def check_sections(recipe: dict[str, Any], path: str) -> None:
+    """Raise naming the first top-level key or sub-key that is no stage's section."""
+    known: dict[str, set[str]] = {k: set() for k in OWN_SECTIONS}
     for stage in STAGES:
         known.setdefault(stage.section[0], set())
         if len(stage.section) > 1:
@@ -136,7 +147,6 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
                     f"{path}: unknown section {key}.{sub}; {key} has: "
                     f"{', '.join(sorted(known[key]))}"
                 )
-    return recipe
 
 
 def command_section(path: str | os.PathLike, words: list[str]) -> dict[str, Any]:
@@ -167,7 +177,10 @@ def pipeline_settings(recipe: dict[str, Any], path: str | os.PathLike) -> Pipeli
     for key in section:
         if key not in PipelineSettings.__dataclass_fields__:
             raise Phi1Error(f"{path}: {_unknown('pipeline', key)}")
-    settings = PipelineSettings(**section)
+    try:
+        settings = PipelineSettings(**section)
+    except Phi1Error as e:
+        raise Phi1Error(f"{path}: {e}") from None
     for name in settings.launch:
         if name not in STAGE_NAMES:
             raise Phi1Error(f"{path}: pipeline.launch names no stage {name!r}")

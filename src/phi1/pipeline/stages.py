@@ -98,6 +98,27 @@ class PipelineSettings:
     last step (``pretrain/final``)."""
     report: bool = True
     """Write ``DIR/report.html`` and ``DIR/report.json`` at the end."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Pretraining mixture by packed dataset (``{code: 0.8, textbooks: 0.2}``): pretrain on
+    exactly these datasets, sampled by these weights; each must have been packed. Empty: every
+    packed dataset of code and textbooks, in proportion to its size."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weights, dict):
+            raise Phi1Error("pipeline.weights must be a mapping: {code: 0.8, textbooks: 0.2}")
+        for name, weight in self.weights.items():
+            if name not in PRETRAIN_DATA:
+                raise Phi1Error(
+                    f"pipeline.weights: no dataset {name!r}; pretraining reads "
+                    f"{', '.join(PRETRAIN_DATA)}"
+                )
+            if not isinstance(weight, (int, float)) or not weight >= 0:
+                raise Phi1Error(f"pipeline.weights.{name} must be >= 0, got {weight}")
+        if self.weights and sum(self.weights.values()) <= 0:
+            raise Phi1Error("pipeline.weights: at least one weight must be positive")
+
+
+PRETRAIN_DATA = ("code", "textbooks")  # the packed datasets pretraining reads, in this order
 
 
 @dataclass
@@ -111,9 +132,14 @@ class Context:
     planning: bool = False
     """Checking the sections before anything runs: every stage counts as run and every
     output as present."""
+    cache: Path | None = None
+    """A shared stage cache: each stage's folder lives there, named by its key, and
+    ``root/<stage>`` links to it (``phi1 ablate``: runs with the same stages share them)."""
+    folders: dict[str, Path] = field(default_factory=dict)
+    """Stage -> its folder, where it is not ``root/<stage>`` (in the cache)."""
 
     def dir(self, stage: str) -> Path:
-        return self.root / stage
+        return self.folders.get(stage, self.root / stage)
 
     def out(self, stage: str, name: str, **fields: Any) -> Path:
         """The path of a stage's declared output (:attr:`Stage.outputs`)."""
@@ -171,8 +197,10 @@ def _wire_filter(c: Context) -> list[dict]:
 
 
 def _wire_dedup(c: Context) -> list[dict]:
-    c.need("filter")
-    return [{"inputs": [f"jsonl:{c.out('filter', 'kept')}"], "out": str(c.dir("dedup"))}]
+    """The filtered corpus; without a filter, the corpus itself (the paper's unfiltered
+    arm: deduplicated, not filtered)."""
+    source = f"jsonl:{c.out('filter', 'kept')}" if "filter" in c.ran else _corpus_source(c)
+    return [{"inputs": [source], "out": str(c.dir("dedup"))}]
 
 
 def _wire_textbooks(c: Context) -> list[dict]:
@@ -233,10 +261,23 @@ def _packed(c: Context, name: str) -> bool:
 
 def _wire_pretrain(c: Context) -> list[dict]:
     c.need("pack")
-    paths = [str(c.dir("pack") / n) for n in ("code", "textbooks") if _packed(c, n)]
-    if not paths:
+    weights = c.settings.weights
+    if weights:
+        missing = [n for n in weights if not _packed(c, n)]
+        if missing:
+            raise Phi1Error(
+                f"pipeline.weights names {', '.join(missing)}, which was not packed (no "
+                "records, or no section for the stage that makes it)"
+            )
+        names = [n for n in PRETRAIN_DATA if n in weights]
+    else:
+        names = [n for n in PRETRAIN_DATA if _packed(c, n)]
+    if not names:
         raise Skip("no pretraining data: neither code nor textbooks were packed")
-    return [{"out": str(c.dir("pretrain")), "data": {"paths": paths}, "resume": "auto"}]
+    data: dict[str, Any] = {"paths": [str(c.dir("pack") / n) for n in names]}
+    if weights:
+        data["weights"] = [float(weights[n]) for n in names]
+    return [{"out": str(c.dir("pretrain")), "data": data, "resume": "auto"}]
 
 
 def base_model(c: Context) -> str:
@@ -323,7 +364,7 @@ STAGES: tuple[Stage, ...] = (
           ("?kept/*.jsonl",), done=("summary.json",), reads=("corpus", "classifier"),
           summary="summary.json", outputs={"kept": "kept", "scored": "scored/*.jsonl"}),
     Stage("dedup", ("dedup",), "phi1.data.commands:dedup", _wire_dedup, ("kept.jsonl",),
-          done=("summary.json",), reads=("filter",), summary="summary.json",
+          done=("summary.json",), reads=("corpus", "filter"), summary="summary.json",
           outputs={"kept": "kept.jsonl"}),
     Stage("textbooks", ("synth", "textbooks"), "phi1.synth.commands:textbooks",
           _wire_textbooks, ("textbooks.jsonl",), done=("summary.json",), summary="summary.json",

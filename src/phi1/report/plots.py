@@ -29,13 +29,23 @@ def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
 
 def figure(fig: Any, alt: str) -> str:
     """The figure as an inline SVG ``data:`` image, closed afterwards."""
+    return embed(svg(fig), alt)
+
+
+def svg(fig: Any) -> bytes:
+    """The figure as SVG (the same bytes for the same numbers), closed afterwards."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def embed(image: bytes, alt: str) -> str:
+    """An SVG image as an HTML figure with an inline ``data:`` source and a caption."""
+    data = base64.b64encode(image).decode("ascii")
     return (f'<figure><img class="plot" alt="{esc(alt)}" src="data:image/svg+xml;base64,{data}">'
             f"<figcaption>{esc(alt)}</figcaption></figure>")  # fmt: skip
 

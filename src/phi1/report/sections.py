@@ -204,8 +204,11 @@ def _scores(run: Run, s: Section) -> dict[str, Any]:
             by_source[(row.get("meta") or {}).get("source", "?")].append(float(q["score"]))
     n = sum(len(v) for v in by_source.values())
     cap = f" (the first {n:,})" if n >= MAX_SCORES else ""
-    s.add(f"<p>Classifier scores of the corpus{cap}; documents at or above the threshold "
-          f"{num(threshold)} are kept.</p>")  # fmt: skip
+    kept = {"bottom": f"documents at or below the threshold {num(threshold)} are kept",
+            "random": f"a seeded random {num(summary.get('fraction'))} of the documents is "
+                      "kept, whatever the score"}.get(summary.get("rule"),
+            f"documents at or above the threshold {num(threshold)} are kept")  # fmt: skip
+    s.add(f"<p>Classifier scores of the corpus{cap}; {esc(kept)}.</p>")
     if by_source:
         s.add(hist(by_source, "classifier score (probability of 'high')",
                    "Classifier scores by source", bins=[i / 20 for i in range(21)],
