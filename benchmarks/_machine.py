@@ -106,6 +106,28 @@ class Worker:
         raise SystemExit(f"benchmark worker failed (exit {self.proc.wait()}): {' '.join(self.cmd)}")
 
 
+def take_turns(
+    workers: dict[str, Worker], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, dict]]:
+    """Ask each worker to "run" ``repeats`` + 1 times, taking turns (the order flips every
+    round); the first call of each warms up. The timed calls' ``seconds`` per worker, and
+    each worker's last answer."""
+    times: dict[str, list[float]] = {side: [] for side in workers}
+    last: dict[str, dict] = {}
+    sides = list(workers)
+    for i in range(repeats + 1):
+        for side in sides if i % 2 == 0 else sides[::-1]:
+            last[side] = r = workers[side].ask("run")
+            if i:
+                times[side].append(r["seconds"])
+    return times, last
+
+
+def fmt_times(xs: list[float]) -> str:
+    """Seconds of each call, as ``1.23 4.56``."""
+    return " ".join(f"{x:.2f}" for x in xs)
+
+
 def serve(ready: dict, call: Callable[[], dict]) -> None:
     """The worker's loop: announce ``ready``, answer each request with ``call()``, and
     "done" with the peak RSS."""

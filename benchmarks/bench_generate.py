@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import Worker, best_rate, describe, serve  # noqa: E402
+from _machine import Worker, best_rate, describe, fmt_times, serve, take_turns  # noqa: E402
 
 if TYPE_CHECKING:
     from phi1.model.config import ModelConfig
@@ -141,13 +141,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--worker", side, "--batch", str(batch)]
             cmd += ["--preset", args.preset, "--layers", str(args.layers), "--new", str(args.new)]
             workers[side] = Worker(cmd)
-        times: dict[str, list[float]] = {"hf": [], "phi1": []}
-        last: dict[str, dict] = {}
-        for i in range(args.repeats + 1):  # turn by turn; the first call of each warms up
-            for side in ("hf", "phi1") if i % 2 == 0 else ("phi1", "hf"):
-                last[side] = r = workers[side].ask("run")
-                if i:
-                    times[side].append(r["seconds"])
+        times, last = take_turns(workers, args.repeats)
         rss = {side: w.close()["peak_rss_mb"] for side, w in workers.items()}
         if last["hf"]["tokens_sha256"] != last["phi1"]["tokens_sha256"]:
             raise SystemExit(f"batch {batch}: generated tokens differ: not comparable")
@@ -165,7 +159,8 @@ def main() -> None:
         hf, us = min(times["hf"]), min(times["phi1"])
         print(
             f"  ratio us/peer: {hf / us:.2f}x tokens/s, {rss['phi1'] / rss['hf']:.2f}x peak RSS; "
-            f"tokens identical; calls (s) peer {_fmt(times['hf'])}, us {_fmt(times['phi1'])}"
+            f"tokens identical; calls (s) peer {fmt_times(times['hf'])}, "
+            f"us {fmt_times(times['phi1'])}"
         )
         best_times[batch] = hf, us
     # Measured last: a worker started from a process that once held the 512 MB buffer would
@@ -181,10 +176,6 @@ def main() -> None:
             f"  batch {batch}: us at {floor / us:.0%} of the floor; no fp32 decoder that reads "
             f"its weights once a step beats {hf / floor:.2f}x the peer here"
         )
-
-
-def _fmt(xs: list[float]) -> str:
-    return " ".join(f"{x:.2f}" for x in xs)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Any] = {
         "mbpp": "phi1.eval.commands:mbpp",
         "graded": "phi1.eval.commands:graded",
         "plus-tests": "phi1.eval.commands:plus_tests",
+        "loss": "phi1.eval.commands:eval_loss",
     },
     "run": "phi1.report.commands:run",
     "report": "phi1.report.commands:report",

@@ -20,6 +20,7 @@ from phi1.report.commands import run
 from phi1.report.html import build_report
 
 EDUCATIONAL = Path(__file__).resolve().parents[1] / "assets" / "quality_sanity" / "educational"
+TINY_HE = Path(__file__).resolve().parents[1] / "assets" / "eval" / "tiny_humaneval.jsonl"
 RAN = ("corpus", "pack", "pretrain")
 
 
@@ -37,7 +38,8 @@ def cheap_run(tmp_path_factory) -> Path:
             "train": {"steps": 2, "global_batch": 4, "lr": 3e-3, "warmup_steps": 1,
                       "precision": "fp32", "device": "cpu"},
             "log": {"log_interval": 1, "eval_interval": 1, "eval_sequences": 2,
-                    "save_interval": 2, "keep_last": 1, "tensorboard": False, "progress": False},
+                    "save_interval": 2, "keep_last": 1, "tensorboard": False, "progress": False,
+                    "benchmarks": [str(TINY_HE)]},
         },
     }  # fmt: skip
     path = root / "recipe.yaml"
@@ -98,6 +100,14 @@ def test_summary_numbers_come_from_the_run(cheap_run):
     assert summary["training"]["pretrain"] == {
         "steps": len(losses), "loss": losses[-1], "val_loss": vals[-1]
     }  # fmt: skip
+    # the early-signal loss: the initial model (step 0) and phi-1-base (the last step)
+    bench = [r for r in rows if "val_loss/tiny_humaneval" in r]
+    early = summary["early_signal"]["tiny_humaneval"]
+    assert list(early) == ["initial model", "phi-1-base"]  # no finetune in this run
+    for model, row in (("initial model", bench[0]), ("phi-1-base", bench[-1])):
+        assert early[model] == {"step": row["step"], "loss": row["val_loss/tiny_humaneval"],
+                                "bpb": row["val_bpb/tiny_humaneval"], "pass@1": None}  # fmt: skip
+    assert early["initial model"]["step"] == 0 and early["phi-1-base"]["step"] == 2
     corpus = json.loads((cheap_run / "corpus" / "corpus.json").read_text())
     assert (
         summary["corpus"]["documents"] == corpus["documents"] == len(list(EDUCATIONAL.glob("*.py")))

@@ -107,3 +107,22 @@ def test_bad_mbpp_files_name_the_record(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"not": "a list"}))
     with pytest.raises(Phi1Error, match="expected a JSON list"):
         load_mbpp(tmp_path / "m.json")
+
+
+def test_benchmark_specs_name_their_problems(tmp_path):
+    from phi1.sandbox.problems import load_benchmark
+
+    name, he = load_benchmark("humaneval")
+    assert name == "humaneval" and len(he) == 164
+    name, graded = load_benchmark("graded")
+    assert name == "graded" and len(graded) == 50
+    assert all(p.canonical_solution for p in graded.values())
+    name, mbpp = load_benchmark(f"mbpp:{ASSETS / 'mbpp_full.jsonl'}")
+    assert name == "mbpp" and all(t.startswith("Mbpp/") and p.canonical_solution
+                                  for t, p in mbpp.items())  # fmt: skip
+    assert load_benchmark(str(ASSETS / "tiny_humaneval.jsonl"))[0] == "tiny_humaneval"
+    with pytest.raises(Phi1Error, match="has no reference solutions.*mbpp:FILE"):
+        load_benchmark("mbpp")
+    for bad in ("humaneval+", str(tmp_path / "missing.jsonl"), ""):
+        with pytest.raises(Phi1Error, match="unknown benchmark"):
+            load_benchmark(bad)

@@ -1,5 +1,6 @@
 """torchrun with 2 CPU processes (gloo) gives the per-step losses of 1 process with the same
-global batch by accumulation: DDP and FSDP2."""
+global batch by accumulation: DDP and FSDP2; and the same log.benchmarks losses, the ranks
+sharing the problems."""
 
 from __future__ import annotations
 
@@ -50,22 +51,37 @@ def data(random_tokens) -> Path:
 
 
 @pytest.fixture(scope="module")
-def single(data, tmp_path_factory) -> Path:
+def bench(tmp_path_factory) -> list[str]:
+    """log.benchmarks: 40 HumanEval problems (8k tokens, some longer than the debug model's
+    256: windows), 3 batches of packed rows, so one rank makes a call it discards."""
+    from phi1.sandbox.problems import load_humaneval
+
+    path = tmp_path_factory.mktemp("bench") / "he40.jsonl"
+    rows = [p.to_dict() for p in list(load_humaneval().values())[:40]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return ["--log.benchmarks", f"[{path}]"]
+
+
+@pytest.fixture(scope="module")
+def single(data, bench, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("single")
     cmd = [sys.executable, "-m", "phi1.cli", "pretrain", "--out", str(out)]
-    run(cmd + ["--data.paths", f"[{data}]", *ARGS], out)
+    run(cmd + ["--data.paths", f"[{data}]", *ARGS, *bench], out)
     return out
 
 
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_two_processes_match_one_with_accumulation(parallel, data, single, tmp_path):
+def test_two_processes_match_one_with_accumulation(parallel, data, bench, single, tmp_path):
     out = tmp_path / parallel
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     cmd += ["-m", "phi1.cli", "pretrain", "--out", str(out), "--data.paths", f"[{data}]"]
-    run(cmd + [*ARGS, "--train.parallel", parallel], out)
+    run(cmd + [*ARGS, *bench, "--train.parallel", parallel], out)
     one, two = losses(single), losses(out)
     assert len(one) == len(two) == 4
     assert np.allclose(two, one, rtol=1e-5, atol=0), (one, two)
     assert np.allclose(losses(out, "val_loss"), losses(single, "val_loss"), rtol=1e-5, atol=0)
+    for key in ("val_loss/he40", "val_bpb/he40"):  # step 0, 2 and 4
+        assert len(losses(single, key)) == 3
+        assert np.allclose(losses(out, key), losses(single, key), rtol=1e-5, atol=0)
     run_info = json.loads((out / "run.json").read_text())
     assert (run_info["world_size"], run_info["strategy"], run_info["accum"]) == (2, parallel, 1)

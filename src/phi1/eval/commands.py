@@ -9,16 +9,18 @@
     phi1 eval plus-tests --out humaneval_plus.json.gz        # (re)make the strict tests
     phi1 eval graded --solver.model runs/phi1/ckpt --judge.model qwen2.5-coder-1.5b-instruct \
         --out runs/graded
+    phi1 eval loss --llm.model runs/phi1/ckpt --benchmark humaneval --out runs/he-loss
 
 humaneval and mbpp: with ``--llm.model`` the samples go to ``OUT/samples.jsonl``
 (resumable), then everything is scored into ``OUT`` (see :mod:`phi1.eval.scoring`). With
 ``--samples`` and no ``--out`` the results go beside the file, into ``<samples
 stem>-eval/``. ``--scoring.plus true`` scores the same samples again under strict tests into
 ``OUT/plus/`` and lists the flips (see :mod:`phi1.eval.plus`). graded: see :mod:`phi1.eval.graded`.
+loss: see :mod:`phi1.eval.loss`.
 
 Recipe sections: ``eval: {humaneval: {out, llm: {...}, sampling: {...}, scoring: {...}},
 mbpp: {...the same, problems}, graded: {out, solver: {...}, judge: {...}, judging: {...},
-grading: {...}}}``.
+grading: {...}}, loss: {benchmark, out, llm: {...}, loss: {...}}}``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 from phi1.errors import Phi1Error
 from phi1.eval.generation import SamplingSettings
 from phi1.eval.graded import GradingSettings, JudgeSettings
+from phi1.eval.loss import LossSettings
 from phi1.eval.scoring import ScoringSettings
 from phi1.io import atomic_write_json, sha256_file
 from phi1.llm import LLMSettings
@@ -379,3 +382,35 @@ def plus_tests(
     )
     print(f"tests: {out}")
     return stats
+
+
+def eval_loss(
+    benchmark: str = "humaneval",
+    out: str | None = None,
+    llm: LLMSettings = NO_MODEL,
+    loss: LossSettings = LossSettings(),  # noqa: B008
+) -> dict[str, Any]:
+    """Early-signal loss: the NLL of each problem's reference solution given its prompt.
+
+    Nats per token and bits per byte (of the UTF-8 solution), their means over the problems
+    with a bootstrap 95% interval; ``OUT/results.jsonl`` per problem, ``OUT/results.json``.
+
+    Args:
+        benchmark: humaneval, graded (the 50 unconventional problems), mbpp:FILE (your MBPP
+            file, full or sanitized format: they carry reference code) or a HumanEval-format
+            FILE with canonical solutions.
+        out: Output directory (required).
+        llm: The model scored: a phi1 or transformers checkpoint DIR (phi1:DIR, hf:DIR).
+        loss: Which problems, the batch size, the bootstrap.
+    """
+    from phi1.eval.loss import format_line, score_model, write_results
+
+    if out is None:
+        raise Phi1Error("--out DIR is required: where results.jsonl and results.json go")
+    if not llm.model:
+        raise Phi1Error("--llm.model is required: a phi1 or transformers checkpoint DIR")
+    rows, summary = score_model(llm, benchmark, loss)
+    write_results(Path(out), rows, summary)
+    print(format_line(summary))
+    print(f"results: {out}/results.json, per problem: {out}/results.jsonl")
+    return summary

@@ -2,9 +2,9 @@
 
 The paper (section 3) checked that phi-1 understands code rather than remembers HumanEval
 with 50 new problems "unlike real-world code or coding exercises", graded by GPT-4 after a
-short verbal evaluation. phi1 ships its own set (``data/unconventional.jsonl``, written for
-the project: docs/unconventional.md) and ``phi1 eval graded --solver.model M --judge.model J
---out DIR`` (:func:`phi1.eval.commands.graded`):
+short verbal evaluation. phi1 ships its own set (``phi1/sandbox/data/unconventional.jsonl``,
+written for the project: docs/unconventional.md) and ``phi1 eval graded --solver.model M
+--judge.model J --out DIR`` (:func:`phi1.eval.commands.graded`):
 
 1. **solutions**: the solver (any :func:`phi1.llm.load_llm` model, asked as
    :mod:`phi1.eval.generation` asks) completes every problem once, greedily;
@@ -53,9 +53,10 @@ from phi1.io import (
 from phi1.llm import LLMSettings
 from phi1.llm.base import LLM, Completion, GenParams, Request
 from phi1.llm.runner import Job, RunnerSettings, read_records, run_jobs
+from phi1.sandbox.problems import GRADED_PATH
 
-PROBLEMS_PATH = Path(__file__).with_name("data") / "unconventional.jsonl"
-WRONG_PATH = Path(__file__).with_name("data") / "unconventional_wrong.jsonl"
+PROBLEMS_PATH = GRADED_PATH  # with the other benchmarks, where training can read it too
+WRONG_PATH = GRADED_PATH.with_name("unconventional_wrong.jsonl")
 """Known-wrong solutions of the set (the mistake a hurried reader makes), for calibration."""
 EXTRA_FIELDS = ("skill", "difficulty")
 METHODS = ("auto", "logprob", "generate")

@@ -274,21 +274,40 @@ def _pack(lens: Sequence[int], budget: int) -> list[list[int]]:
     return groups
 
 
+def packed_layout(
+    lengths: Sequence[int], width: int | None = None, *, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary positions (S,) and attention mask (S, S) of sequences packed end to end in one
+    row of ``width`` tokens (default: their total): each sequence sees only its own earlier
+    tokens, and its positions start at 0. What follows the last sequence (padding) is one
+    more sequence, so no query is left with nothing to attend to.
+
+    Pass them as ``position_ids=positions[None]`` and ``attention_mask=mask[None, None]``
+    (or stacked, one per row of a batch).
+    """
+    lens = [int(n) for n in lengths]
+    total = sum(lens)
+    S = total if width is None else int(width)
+    if S < total:
+        raise ValueError(f"{total} tokens do not fit a row of {S}")
+    if S > total:
+        lens.append(S - total)
+    sizes = torch.tensor(lens, dtype=torch.long)
+    segment = torch.repeat_interleave(torch.arange(len(lens)), sizes).to(device)  # (S,)
+    starts = torch.repeat_interleave(sizes.cumsum(0) - sizes, sizes).to(device)
+    positions = torch.arange(S, device=device) - starts  # (S,)
+    causal = torch.ones(S, S, dtype=torch.bool, device=device).tril()
+    return positions, (segment[:, None] == segment[None, :]) & causal
+
+
 def _prefill_packed(
     model: Phi, prompts: Sequence[Sequence[int]], device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, KVCache]:
     """Run ``prompts`` end to end as one row, each seeing only its own earlier tokens and
     each with rotary positions from 0: the hidden states (1, S, C) and the row's cache."""
-    lens = torch.tensor([len(p) for p in prompts])
-    S = int(lens.sum())
     idx = torch.tensor([[t for p in prompts for t in p]], device=device)
-    segment = torch.repeat_interleave(torch.arange(len(prompts)), lens).to(device)  # (S,)
-    starts = torch.repeat_interleave(lens.cumsum(0) - lens, lens).to(device)
-    positions = torch.arange(S, device=device) - starts  # (S,)
-    mask = (segment[:, None] == segment[None, :]) & torch.ones(
-        S, S, dtype=torch.bool, device=device
-    ).tril()
-    one = KVCache(model.config, 1, S, device=device, dtype=dtype)
+    positions, mask = packed_layout([len(p) for p in prompts], device=device)
+    one = KVCache(model.config, 1, idx.size(1), device=device, dtype=dtype)
     h = model.hidden_states(
         idx, kv_cache=one, position_ids=positions[None], attention_mask=mask[None, None]
     )

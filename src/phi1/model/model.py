@@ -447,6 +447,7 @@ class Phi(nn.Module):
         kv_cache: KVCache | None = None,
         position_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        logits_at: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """idx (B, T) token ids -> logits (B, T, V), or the mean cross-entropy with targets.
 
@@ -455,12 +456,17 @@ class Phi(nn.Module):
         batched generation); causal masking is always applied. A boolean (B, 1, T, T_past
         + T) mask is used as it is (True: may attend), e.g. several prompts packed in one
         row, each seeing only itself.
+        logits_at (B, T) bool: only these positions go through lm_head; the logits come
+        back as (N, V), in row-major order (scoring a few positions of long rows, through
+        whatever wraps the model: DDP, FSDP2).
         """
         x = self.hidden_states(
             idx, kv_cache=kv_cache, position_ids=position_ids, attention_mask=attention_mask
         )
         if targets is None:
-            return self.lm_head(x)  # (B, T, V)
+            if logits_at is not None:
+                x = x[logits_at]  # (N, C)
+            return self.lm_head(x)  # (B, T, V) or (N, V)
         return linear_cross_entropy(
             x.reshape(-1, x.size(-1)), self.lm_head.weight, self.lm_head.bias, targets.reshape(-1)
         )

@@ -45,6 +45,7 @@ SECTIONS = [
     sections.coverage,
     sections.tokens,
     models.training,
+    models.early_signal,
     models.humaneval,
     models.contamination,
     models.graded,

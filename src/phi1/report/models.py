@@ -1,5 +1,6 @@
-"""The report's sections about the models: loss curves, HumanEval, contamination (the
-paper's Table 3 from this run's results), graded understanding."""
+"""The report's sections about the models: loss curves, the early-signal loss on benchmark
+solutions, HumanEval, contamination (the paper's Table 3 from this run's results), graded
+understanding."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from phi1.report.markup import counts_line, esc, not_run, num, pct, table
 from phi1.report.plots import grades, loss_curves
 from phi1.report.run import Run, rows
 from phi1.report.sections import Section, prune_tau, section
+from phi1.train.metrics import benchmark_curves
 
 
-def _metrics(paths: list[Path]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+def _metrics(paths: list[Path]) -> tuple[list, list, dict[str, list]]:
+    """Training loss, validation loss and the benchmarks' early-signal loss, (step, value)."""
     train, val = [], []
-    for row in rows(paths):
+    every = list(rows(paths))
+    for row in every:
         step = row.get("step")
         if isinstance(row.get("loss"), (int, float)):
             train.append((step, row["loss"]))
         if isinstance(row.get("val_loss"), (int, float)):
             val.append((step, row["val_loss"]))
-    return train, val
+    return train, val, benchmark_curves(every)
 
 
 @section("training", "Loss curves")
@@ -35,10 +39,62 @@ def training(run: Run, s: Section) -> None:
     s.summary = {
         k: {"steps": t[-1][0] if t else 0, "loss": t[-1][1] if t else None,
             "val_loss": v[-1][1] if v else None}
-        for k, (t, v) in curves.items()
+        for k, (t, v, _) in curves.items()
     }  # fmt: skip
     if curves:
         s.add(loss_curves(curves))
+
+
+# the models the early-signal table shows: (name, training stage, which of its measurements)
+EARLY_MODELS = (("initial model", "pretrain", 0), ("phi-1-base", "pretrain", -1),
+                ("phi-1", "finetune", -1))  # fmt: skip
+
+
+@section("early_signal", "Early-signal loss")
+def early_signal(run: Run, s: Section) -> None:
+    """log.benchmarks' loss of each model on the benchmark's reference solutions, beside
+    the model's pass@1 where it was evaluated."""
+    found = {st: _metrics(run.outputs(st, "metrics"))[2] for st in ("pretrain", "finetune")
+             if run.ran(st)}  # fmt: skip
+    names = list(dict.fromkeys(n for curves in found.values() for n in curves))
+    if not names:
+        s.add("<p>Not measured: name benchmarks in the training sections' "
+              "<code>log: {benchmarks: [humaneval]}</code>.</p>")  # fmt: skip
+        return
+    passk = {
+        k: (v.get("pass@k") or {}).get("pass@1") for k, v in run.summaries("humaneval").items()
+    }
+    out: dict[str, Any] = {}
+    for name in names:
+        body, out[name] = [], {}
+        for model, stage, which in EARLY_MODELS:
+            points = found.get(stage, {}).get(name)
+            if not points:
+                continue
+            step, loss = points[which]
+            bpb = _bpb(run, stage, name, step)
+            p1 = passk.get(stage) if which == -1 else None
+            out[name][model] = {"step": step, "loss": loss, "bpb": bpb, "pass@1": p1}
+            cells = [f"{loss:.4f}", "-" if bpb is None else f"{bpb:.4f}",
+                     "not evaluated" if p1 is None else f"{100 * p1:.1f}%"]  # fmt: skip
+            body.append([model, f"{stage} step {step}", *cells])
+        s.add(
+            f"<h3>{esc(name)}</h3>",
+            table(["model", "measured at", "loss (nats/token)", "bits/byte", "pass@1"], body),
+        )
+    s.add("<p>The negative log-likelihood of each problem's reference solution given its prompt "
+          "(mean over the problems), measured while training (<code>log.benchmarks</code>; "
+          "<code>phi1 eval loss</code> gives the same number for a checkpoint). It moves while "
+          "pass@1 is still 0: the signal data ablations compare. phi-1-base's pass@1 is "
+          "evaluated with <code>pipeline: {eval_base: true}</code>.</p>")  # fmt: skip
+    s.summary = out
+
+
+def _bpb(run: Run, stage: str, name: str, step: int) -> float | None:
+    for row in rows(run.outputs(stage, "metrics")):
+        if row.get("step") == step and f"val_bpb/{name}" in row:
+            return row[f"val_bpb/{name}"]
+    return None
 
 
 @section("humaneval", "HumanEval", needs="humaneval")

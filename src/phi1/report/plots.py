@@ -99,15 +99,19 @@ def hist(
     return figure(fig, title)
 
 
-def loss_curves(curves: dict[str, tuple[list, list]]) -> str:
-    """One panel per training stage: the training loss per step, the validation loss."""
+def loss_curves(curves: dict[str, tuple[list, list, dict[str, list]]]) -> str:
+    """One panel per training stage: the training loss per step, the validation loss, and
+    each benchmark's early-signal loss (log.benchmarks), all in nats/token."""
     fig, axes = subplots(1, len(curves), figsize=(4.6 * len(curves), 3.2), squeeze=False)
-    for ax, (name, (train, val)) in zip(axes[0], curves.items(), strict=True):
+    for ax, (name, (train, val, benchmarks)) in zip(axes[0], curves.items(), strict=True):
         if train:
             ax.plot(*zip(*train, strict=True), color=PALETTE[0], lw=1.2, label="train")
         if val:
             ax.plot(*zip(*val, strict=True), "o-", color=PALETTE[1], ms=3, label="validation")
-        ax.set(title=name, xlabel="step", ylabel="loss")
+        for color, (bench, points) in zip(PALETTE[2:], benchmarks.items(), strict=False):
+            ax.plot(*zip(*points, strict=True), "s--", color=color, ms=3,
+                    label=f"{short(bench, 20)} solutions")  # fmt: skip
+        ax.set(title=name, xlabel="step", ylabel="loss (nats/token)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return figure(fig, "Training and validation loss")

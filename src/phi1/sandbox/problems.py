@@ -34,6 +34,8 @@ from phi1.io import read_jsonl_numbered, sha256_file
 
 HUMANEVAL_SHA256 = "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef"
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
+GRADED_PATH = Path(__file__).with_name("data") / "unconventional.jsonl"
+"""phi1's 50 unconventional problems (``phi1 eval graded``; docs/unconventional.md)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,37 @@ def load_mbpp(path: str | os.PathLike | None = None) -> dict[str, Problem]:
     if not problems:
         raise Phi1Error(f"{path}: no problems")
     return problems
+
+
+def load_benchmark(spec: str) -> tuple[str, dict[str, Problem]]:
+    """The problems a benchmark spec names, and the short name its results go by.
+
+    ``humaneval``; ``graded`` (the 50 unconventional problems); ``mbpp:FILE`` (a user's MBPP
+    file: full or sanitized format carry reference code); or the path of a file in
+    HumanEval's format (named after its stem). Anything else is an error naming the spec,
+    and so is plain ``mbpp``: the offline MBPP has no reference solutions to score.
+    """
+    spec = str(spec).strip()
+    if spec == "humaneval":
+        return spec, load_humaneval()
+    if spec == "graded":
+        return spec, load_problems(GRADED_PATH)
+    if spec == "mbpp" or spec.startswith("mbpp:"):
+        path = spec.removeprefix("mbpp").removeprefix(":")
+        if not path:
+            raise Phi1Error(
+                "benchmark 'mbpp': phi1's own MBPP (MultiPL-E's, the default of phi1 eval "
+                "mbpp) has no reference solutions; give your MBPP file (full or sanitized "
+                "format, which have 'code') as mbpp:FILE"
+            )
+        return "mbpp", load_mbpp(path)
+    path = Path(spec)
+    if spec and path.is_file():
+        return path.name.split(".")[0], load_problems(path)
+    raise Phi1Error(
+        f"unknown benchmark {spec!r}: give humaneval, graded, mbpp:FILE or a HumanEval-format "
+        "FILE (.jsonl or .jsonl.gz)"
+    )
 
 
 def mbpp_task_id(value: Any) -> str:

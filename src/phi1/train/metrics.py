@@ -2,8 +2,10 @@
 
 ``OUT/metrics.jsonl`` has one row per optimizer step (loss, lr, grad norm, tokens; every
 ``log_interval`` steps also tokens/s and MFU) and one row per validation (``val_loss`` and
-``val_loss/<dataset>``). On resume the rows after the checkpoint's step are dropped, so the
-file always reads as one uninterrupted run. Only rank 0 logs.
+``val_loss/<dataset>``; with ``log.benchmarks`` also ``val_loss/<benchmark>`` and
+``val_bpb/<benchmark>``, and a step-0 row of those for the initial model). On resume the
+rows after the checkpoint's step are dropped, so the file always reads as one uninterrupted
+run. Only rank 0 logs.
 """
 
 from __future__ import annotations
@@ -106,8 +108,21 @@ class MetricsLog:
             self._tb.close()
 
 
+def benchmark_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Benchmark name -> (step, nats/token) of its ``val_loss/<name>`` rows (log.benchmarks;
+    a benchmark is a name that also has ``val_bpb/<name>``, which held-out datasets lack)."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        for key in r:
+            name = key.removeprefix("val_bpb/")
+            if key.startswith("val_bpb/") and isinstance(r.get(f"val_loss/{name}"), (int, float)):
+                curves.setdefault(name, []).append((r["step"], r[f"val_loss/{name}"]))
+    return curves
+
+
 def plot_loss(metrics: Path, png: Path, title: str) -> None:
-    """Training loss per step (and validation loss points) as a PNG."""
+    """Training loss per step, validation loss points and the benchmarks' early-signal
+    losses (log.benchmarks; nats/token, like the training loss) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,8 +136,10 @@ def plot_loss(metrics: Path, png: Path, title: str) -> None:
         ax.plot(*zip(*train, strict=True), lw=1, label="train")
     if val:
         ax.plot(*zip(*val, strict=True), "o-", ms=3, label="validation")
+    for name, points in benchmark_curves(rows).items():
+        ax.plot(*zip(*points, strict=True), "s--", ms=3, label=f"{name} solutions")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss (nats/token)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

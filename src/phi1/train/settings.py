@@ -98,6 +98,10 @@ class LogSettings:
     """Steps between validation losses (0: only at the end)."""
     eval_sequences: int = 128
     """Held-out sequences per dataset for each validation loss."""
+    benchmarks: list[str] = field(default_factory=list)
+    """Benchmarks whose reference solutions' loss given the prompt is measured at step 0 and
+    at every validation: ``val_loss/<name>`` (nats/token) and ``val_bpb/<name>`` (bits/byte)
+    in metrics.jsonl. humaneval, graded, mbpp:FILE or a HumanEval-format FILE."""
     save_interval: int = 1000
     """Steps between checkpoints (the last step is always saved)."""
     keep_last: int = 3

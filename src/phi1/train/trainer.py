@@ -27,6 +27,7 @@ import torch
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json
 from phi1.train import state as ckpt
+from phi1.train.benchmark_loss import BenchmarkLoss
 from phi1.train.loader import TokenLoader, _seed
 from phi1.train.metrics import MetricsLog, plot_loss
 from phi1.train.optim import lr_at, peak_flops
@@ -186,6 +187,10 @@ class _Trainer:
             rank=d.rank,
             world_size=d.world_size,
         )
+        # log.benchmarks: tokenized once here, measured at step 0 and every validation
+        self.benchmarks = (
+            BenchmarkLoss(job.log.benchmarks, self.loader.names) if job.log.benchmarks else None
+        )
         vocab = self.loader.sources[0].data.tokenizer.get("vocab_size")
         if vocab and vocab > config.vocab_size:
             raise Phi1Error(
@@ -265,6 +270,8 @@ class _Trainer:
             progress=job.log.progress,
         )
         log.write(self._banner())
+        if self.step == 0 and self.benchmarks is not None:  # the initial model
+            log.val({"step": 0, **self._benchmark_losses()})
         flops_per_token = self.raw.flops_per_token(job.data.block_size)
         # tokens/s over the steps since the last log line, validation and saving left out
         window_t, window_tokens, paused = time.perf_counter(), 0, 0.0
@@ -377,6 +384,24 @@ class _Trainer:
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
+        """The held-out losses and, with log.benchmarks, the benchmarks' losses."""
+        out = self._held_out()
+        if self.benchmarks is not None:
+            out.update(self._benchmark_losses())
+        return out
+
+    @torch.no_grad()
+    def _benchmark_losses(self) -> dict[str, float]:
+        """val_loss/<benchmark> and val_bpb/<benchmark>; every rank takes part."""
+        self.model.eval()
+        with autocast(self.d.device, self.dtype, self.strategy):
+            out = self.benchmarks.measure(self.model, self.d)
+        reshard(self.model)
+        self.model.train()
+        return out
+
+    @torch.no_grad()
+    def _held_out(self) -> dict[str, float]:
         d = self.d
         if not any(s.val.numel() for s in self.loader.sources):
             return {}
