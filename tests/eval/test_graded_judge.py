@@ -193,6 +193,7 @@ def test_the_real_smollm2_solves_and_judges_through_llama_cpp(tmp_path):
     # the model's own solution, its docstring left to the problem shown with the reference
     judged = student_code(PROBLEMS[IDS[0]].problem.prompt, sample["completion"])
     assert replies[0]["meta"]["program_sha256"] == sha256_text(judged)
+    assert replies[0]["meta"]["outputs_sha256"] != sha256_text("")  # shown its outputs
     assert summary["graded"] == 1 and 0 <= row["grade"] <= 10  # read by probability: always
     assert summary["judge"]["name"] == "smollm2-135m-instruct"
     assert summary["judge"]["method"] == "logprob" and summary["judge"]["reference"]

@@ -313,7 +313,8 @@ def _judge_identity(llm: Any, judging: JudgeSettings) -> dict[str, Any]:
     from phi1.eval.graded import use_logprob
 
     method = "logprob" if use_logprob(llm, judging) else "generate"
-    return {**llm.identity(), "method": method, "reference": judging.reference}
+    return {**llm.identity(), "method": method, "reference": judging.reference,
+            "outputs": judging.outputs if judging.reference else 0}  # fmt: skip
 
 
 def _judge_solutions(
@@ -327,14 +328,11 @@ def _judge_solutions(
     templates: dict[str, str],
 ) -> dict[str, list[dict[str, Any]]]:
     """The judge's replies on each solution (with the problem's reference, when asked)."""
-    programs, references = {}, {}
-    for t, problem in ((t, chosen[t].problem) for t in chosen):
-        programs[t] = (g.student_code(problem.prompt, solutions[t]) if judging.reference
-                       else problem.prompt + solutions[t])  # fmt: skip
-        if problem.canonical_solution:
-            references[t] = problem.prompt + problem.canonical_solution
+    pairs = {t: (chosen[t].problem, solutions[t]) for t in chosen}
+    programs, references, outputs = g.judge_inputs(pairs, judging, grading.timeout)
     return g.run_judge(llm, programs, folder, judging, templates=templates,
-                       progress=grading.progress, references=references)  # fmt: skip
+                       progress=grading.progress, references=references,
+                       outputs=outputs)  # fmt: skip
 
 
 def plus_tests(

@@ -63,6 +63,10 @@ METHODS = ("auto", "logprob", "generate")
 GRADES = tuple(range(11))
 REPLY_START = "Grade:"
 """The start of the judge's reply when its grade is read by probability."""
+OUTPUTS_HEAD = (
+    "Both were run on the same inputs (the docstring's examples and inputs made from them)."
+)
+"""How the judge is told what the student's outputs beside the reference's are."""
 CALIBRATION_FLOOR = 0.75
 """A judge whose ROC-AUC between right and wrong solutions is below this is flagged."""
 
@@ -259,6 +263,10 @@ class JudgeSettings:
     its evaluation, asked again when missing), or auto (logprob where the judge is local)."""
     reference: bool = True
     """Show the judge the problem's reference solution (reference-guided grading)."""
+    outputs: int = 6
+    """With the reference: show the judge the student's outputs beside the reference's on
+    up to this many inputs (the docstring's examples and inputs mutated from them, never
+    the problem's tests; :mod:`phi1.eval.evidence`), differences first; 0: none."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -308,8 +316,8 @@ def load_judge_templates(path: str | os.PathLike | None = None) -> dict[str, str
     templates = load_templates(path)
     check_template(templates, "graded.system", set())
     check_template(templates, "graded.rubric", {"program"})
-    check_template(templates, "graded.reference", {"program", "reference"})
-    check_template(templates, "graded.reference_grade", {"program", "reference"})
+    check_template(templates, "graded.reference", {"program", "reference", "outputs"})
+    check_template(templates, "graded.reference_grade", {"program", "reference", "outputs"})
     check_template(templates, "graded.follow_up", set())
     return templates
 
@@ -329,15 +337,18 @@ def judge_messages(
     *,
     reference: str | None = None,
     logprob: bool = False,
+    outputs: str = "",
 ) -> list[dict[str, str]]:
-    """The judge's conversation: the rubric (with the reference solution when given), then
-    one follow-up per reply without a grade."""
+    """The judge's conversation: the rubric (with the reference solution and, if any, the
+    ``outputs`` of both on shared inputs when given), then one follow-up per reply
+    without a grade."""
     from phi1.llm.prompts import render
 
     templates = templates or load_judge_templates()
     fields = {"program": program.rstrip()}
     if reference is not None:
         fields["reference"] = reference.rstrip()
+        fields["outputs"] = f"\n{OUTPUTS_HEAD}\n\n{outputs.strip()}\n" if outputs.strip() else ""
     rubric = render(templates, rubric_name(reference is not None, logprob), **fields)
     messages = [
         {"role": "system", "content": render(templates, "graded.system")},
@@ -433,11 +444,13 @@ def run_judge(
     templates: dict[str, str] | None = None,
     progress: bool = True,
     references: dict[str, str] | None = None,
+    outputs: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Judge every program; return each one's replies in order (the last has the grade).
 
     ``references``: the problem with its reference solution, by the same keys, shown to
-    the judge when ``settings.reference`` (a key without one is graded without). Keys are
+    the judge when ``settings.reference`` (a key without one is graded without), with
+    ``outputs`` (:func:`phi1.eval.evidence.output_evidence`) after the program. Keys are
     graded in the order given, so the solutions of one problem should come together (the
     judge reads by probability keeps the shared problem and reference evaluated).
 
@@ -463,16 +476,39 @@ def run_judge(
         jobs = []
         for key in todo:
             earlier = [r["text"] for r in replies[key]]
-            messages = judge_messages(
-                programs[key], earlier, templates, reference=refs.get(key), logprob=logprob
-            )
-            meta = {"attempt": attempt, "program_sha256": sha256_text(programs[key])}
+            shown = (outputs or {}).get(key, "")
+            messages = judge_messages(programs[key], earlier, templates, reference=refs.get(key),
+                                      logprob=logprob, outputs=shown)  # fmt: skip
+            meta = {"attempt": attempt, "program_sha256": sha256_text(programs[key]),
+                    "outputs_sha256": sha256_text(shown)}  # fmt: skip
             jobs.append(Job(key, Request(messages=messages, params=params), meta))
         _ask_judge(asked, jobs, attempt_dir, templates, progress, bool(refs))
-        found = _judgments(attempt_dir, programs, todo)
+        found = _judgments(attempt_dir, programs, todo, outputs or {})
         for key in todo:
             replies[key].append(found[key])
     return replies
+
+
+def judge_inputs(
+    pairs: dict[str, tuple[Any, str]], judging: JudgeSettings, limit: float = 2.0
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """For each key's ``(problem, completion)``: the program the judge reads, the problem
+    with its reference solution (when ``judging.reference`` and the problem has one), and
+    the outputs of both on shared inputs (when ``judging.outputs``)."""
+    programs, references = {}, {}
+    for key, (problem, completion) in pairs.items():
+        programs[key] = (student_code(problem.prompt, completion) if judging.reference
+                         else problem.prompt + completion)  # fmt: skip
+        if judging.reference and problem.canonical_solution:
+            references[key] = problem.prompt + problem.canonical_solution
+    outputs: dict[str, str] = {}
+    if references and judging.outputs > 0:
+        from phi1.eval.evidence import output_evidence
+
+        outputs = output_evidence({k: pairs[k] for k in references}, show=judging.outputs,
+                                  mutations=2 * judging.outputs, seed=judging.seed,
+                                  limit=min(limit, 2.0))  # fmt: skip
+    return programs, references, outputs
 
 
 def _marker(templates: dict[str, str], refs: dict[str, str], logprob: bool) -> str | None:
@@ -526,16 +562,20 @@ def _judgment(job: Job, completion: Completion) -> dict[str, Any]:
 
 
 def _judgments(
-    attempt_dir: Path, programs: dict[str, str], todo: list[str]
+    attempt_dir: Path, programs: dict[str, str], todo: list[str], outputs: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
     """The judgment of each task of ``todo`` in ``attempt_dir``, checked to be of its
-    program."""
+    program and of the outputs shown with it."""
     found = {r["id"]: r for r in read_records(attempt_dir)}
     for task_id in todo:
         record = found.get(task_id)
         if record is None:
             raise Phi1Error(f"{attempt_dir}: no judgment for {task_id} (re-run to resume)")
-        if record["meta"].get("program_sha256") != sha256_text(programs[task_id]):
+        shown = sha256_text(outputs.get(task_id, ""))
+        if (
+            record["meta"].get("program_sha256") != sha256_text(programs[task_id])
+            or record["meta"].get("outputs_sha256", sha256_text("")) != shown
+        ):
             raise Phi1Error(
                 f"{attempt_dir}: the judgment of {task_id} is of another solution; "
                 "use a new output directory"
@@ -802,14 +842,11 @@ def calibrate(
     verdicts = run_tests(by_key, {r["key"]: r["completion"] for r in rows},
                          cal_dir / "executions.jsonl", timeout=grading.timeout,
                          workers=grading.workers)  # fmt: skip
-    programs, references = {}, {}
-    for r in rows:
-        problem = by_key[r["key"]].problem
-        programs[r["key"]] = (student_code(problem.prompt, r["completion"]) if judging.reference
-                              else problem.prompt + r["completion"])  # fmt: skip
-        references[r["key"]] = problem.prompt + problem.canonical_solution
+    pairs = {r["key"]: (by_key[r["key"]].problem, r["completion"]) for r in rows}
+    programs, references, outputs = judge_inputs(pairs, judging, grading.timeout)
     replies = run_judge(llm, programs, cal_dir, judging, templates=templates,
-                        progress=grading.progress, references=references)  # fmt: skip
+                        progress=grading.progress, references=references,
+                        outputs=outputs)  # fmt: skip
     for r in rows:
         r["passed"] = verdicts[r["key"]]["status"] == "passed"
         r["grade"] = next((x["grade"] for x in replies[r["key"]] if x["grade"] is not None), None)

@@ -115,7 +115,7 @@ A student wrote this solution to the same problem:
 ```python
 ${program}
 ```
-
+${outputs}
 Compare the student's code with the docstring and the reference. Code written differently
 that gives the same result on every input the docstring allows is fully right; a rule of
 the docstring the code breaks, or an edge case it gets wrong, makes it wrong. Write a
@@ -136,7 +136,7 @@ A student wrote this solution to the same problem:
 ```python
 ${program}
 ```
-
+${outputs}
 Compare the student's code with the docstring and the reference. Code written differently
 that gives the same result on every input the docstring allows is fully right; a rule of
 the docstring the code breaks, or an edge case it gets wrong, makes it wrong. Grade the
