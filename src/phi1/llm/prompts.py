@@ -45,15 +45,13 @@ Requirements:
     ),
     "exercise.function": """\
 Write one Python exercise about ${topic}, of ${difficulty} difficulty, as a single function
-named `${name}`. Choose a task the name suggests that has exactly one right answer for every
-input: plain arguments (numbers, strings, lists, dicts) and a returned result; no printing,
-no input(), no randomness, no files.
+named `${name}`.
 
 Reply with exactly one ```python block that contains, in this order:
 1. any imports the solution needs (standard library only);
 2. the function signature `def ${name}(...)` with type hints;
-3. a short docstring that states the task precisely: what the function returns for every
-   input it allows, edge cases included (an empty input, ties, duplicates), so that any two
+3. a docstring that states the task precisely: what the function returns for every input
+   it allows, edge cases included (an empty input, ties, duplicates), so that any two
    correct solutions return the same results; and ${examples} examples in doctest form
    (a line starting with >>> and holding one whole call, then the exact expected output);
 4. the solution body.
