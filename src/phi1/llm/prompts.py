@@ -16,6 +16,27 @@ from collections.abc import Mapping
 from phi1.errors import Phi1Error
 from phi1.io import read_yaml, sha256_text
 
+_REFERENCE_GUIDED = """\
+Here is a Python problem, given as a function's signature and docstring, with a reference
+solution that is correct:
+
+```python
+${reference}
+```
+
+A student wrote this solution to the same problem:
+
+```python
+${program}
+```
+${outputs}
+Compare the student's code with the docstring and the reference. Code written differently
+that gives the same result on every input the docstring allows is fully right; a rule of
+the docstring the code breaks, or an edge case it gets wrong, makes it wrong."""
+"""The reference-guided judge's prompt (MT-Bench) up to what it is asked to write: the problem
+with its correct reference solution, then the student's function and, when run, the outputs
+of both; the same problem's solutions share everything before the student's function."""
+
 TEMPLATES: dict[str, str] = {
     "textbook.system": (
         "You are an expert computer science teacher who writes clear, correct and "
@@ -98,46 +119,14 @@ handles the edge cases the docstring mentions. Do not rewrite the code. Then, on
 line, give a grade from 0 (no understanding) to 10 (complete understanding) in exactly this
 form:
 Grade: <number>""",
-    # reference-guided (MT-Bench): the problem with its correct reference solution, then
-    # the student's function; the same problem's solutions share everything before it
-    "graded.reference": """\
-Here is a Python problem, given as a function's signature and docstring, with a reference
-solution that is correct:
-
-```python
-${reference}
-```
-
-A student wrote this solution to the same problem:
-
-```python
-${program}
-```
-${outputs}
-Compare the student's code with the docstring and the reference. Code written differently
-that gives the same result on every input the docstring allows is fully right; a rule of
-the docstring the code breaks, or an edge case it gets wrong, makes it wrong. Write a
+    "graded.reference": _REFERENCE_GUIDED
+    + """ Write a
 short evaluation, in at most four sentences, naming any input where the student's code
 and the reference differ. Then, on the last line, grade the student's code from 0 (wrong)
 to 10 (right) in exactly this form:
 Grade: <number>""",
-    "graded.reference_grade": """\
-Here is a Python problem, given as a function's signature and docstring, with a reference
-solution that is correct:
-
-```python
-${reference}
-```
-
-A student wrote this solution to the same problem:
-
-```python
-${program}
-```
-${outputs}
-Compare the student's code with the docstring and the reference. Code written differently
-that gives the same result on every input the docstring allows is fully right; a rule of
-the docstring the code breaks, or an edge case it gets wrong, makes it wrong. Grade the
+    "graded.reference_grade": _REFERENCE_GUIDED
+    + """ Grade the
 student's code from 0 (wrong) to 10 (right). Answer with the grade only, in this form:
 Grade: <number>""",
     "graded.follow_up": """\
