@@ -58,6 +58,17 @@ def test_inputs_come_from_the_docstring_the_teacher_and_mutation():
     assert again.args == inputs.args  # seeded
 
 
+def test_a_teacher_input_of_another_shape_than_the_docstrings_is_left_out():
+    # the docstring passes lists: a tuple, a string or two arguments are outside the task
+    calls = "add_pairs((4, 5))\nadd_pairs('ab')\nadd_pairs([4], [5])\nadd_pairs([7, 8])"
+    inputs = ag.exercise_inputs("ex", PROMPT, "add_pairs", calls, mutations=0, seed=0)
+    assert inputs.args == [([1, 2, 3],), ([],), ([7, 8],)]
+    bare = PROMPT.replace(">>> add_pairs", ">>> len")  # no example: the teacher's all count
+    inputs = ag.exercise_inputs("ex", bare, "add_pairs", calls, mutations=0, seed=0)
+    # (two arguments for one parameter is no input at all)
+    assert inputs.counts() == {"docstring": 0, "teacher": 3, "mutated": 0}
+
+
 def run(bodies, mutations=6):
     inputs = ag.exercise_inputs("ex", PROMPT, "add_pairs", "add_pairs([4, 5])", mutations=mutations,
                                 seed=0)  # fmt: skip

@@ -6,8 +6,9 @@ group, and a large group is evidence that its behaviour is the one the problem a
 For one exercise (a signature and docstring written by the teacher):
 
 1. **Inputs** (:func:`exercise_inputs`): the literal calls of the docstring's examples,
-   the calls the teacher wrote when asked for inputs only, and new inputs mutated from
-   those by EvalPlus's type-aware mutation, kept inside the contract the seeds show
+   the calls the teacher wrote when asked for inputs only (of the same argument kinds as the
+   docstring's, when it has examples), and new inputs mutated from those by EvalPlus's
+   type-aware mutation, kept inside the contract the seeds show
    (:func:`phi1.sandbox.plus.seed_inputs`, :func:`phi1.sandbox.plus.candidates`,
    :mod:`phi1.sandbox.mutate`: the same code that makes phi1's strict HumanEval tests).
 2. **Runs** (:func:`run_candidates`): every candidate on every input in the sandbox, twice
@@ -173,8 +174,10 @@ def exercise_inputs(
     found = Inputs()
     for source, test in (("docstring", docstring_calls(prompt, name)), ("teacher", calls)):
         problem = Problem(exercise_id, prompt, name, test)
+        shapes = {_shape(a) for a in found.args}  # the docstring's, when it has examples
         for args in seed_inputs(problem)[0]:
-            found.add(args, source)
+            if not shapes or _shape(args) in shapes:
+                found.add(args, source)
     if found.args and mutations > 0:
         problem = Problem(exercise_id, prompt, name, calls)
         settings = PlusSettings(seed=seed, tests=mutations, candidates=mutations)
@@ -185,6 +188,17 @@ def exercise_inputs(
         for args in new:
             found.add(args, "mutated")
     return found
+
+
+def _shape(args: tuple) -> tuple[str, ...]:
+    """The kinds of an input's arguments (a number is a number, int or float): a teacher's
+    input of another shape than the docstring's examples (a tuple where they pass lists, a
+    string for a number) is outside the exercise, and candidates may differ on it without
+    being wrong."""
+    return tuple(
+        "number" if isinstance(a, int | float) and not isinstance(a, bool) else type(a).__name__
+        for a in args
+    )
 
 
 def run_candidates(
