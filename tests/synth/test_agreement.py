@@ -143,3 +143,13 @@ def test_a_docstring_without_examples_gets_them():
         '    """',
     ]
     assert ag.rewrite_examples('def f(x): """One line."""\n', "f", [("1", "1")]) is None
+
+
+def test_candidates_that_share_broken_code_agree_on_nothing():
+    # three candidates call a helper nobody defined: they all raise NameError on every
+    # non-empty input, which is no behaviour the docstring asks for
+    broken = "    if not xs:\n        return []\n    return helper(xs)\n"
+    inputs, answers = run([broken, broken, broken, RIGHT, RIGHT_TOO])
+    choice = ag.choose(answers, inputs, {}, 2, 3)
+    assert choice.kept and choice.group == [3, 4]
+    assert choice.groups == [2, 1, 1, 1]

@@ -18,7 +18,8 @@ For one exercise (a signature and docstring written by the teacher):
    candidates return normally on it (a docstring rarely says what happens to input it
    does not allow, and mutation can make such input: there, candidates may differ without
    being wrong). Candidates whose answers on every domain input are equal (outputs
-   compared as values, floats to 9 significant digits; an exception by its type) form a
+   compared as values, floats to 9 significant digits; an exception by its type, except
+   one that says the code is broken, :data:`BROKEN`, which agrees with nothing) form a
    group. The largest group wins, a tie going to the group that matches more of the
    teacher's written examples, then to the earlier candidate. The exercise is kept when
    the group holds at least ``m`` of the ``k`` candidates, the domain holds at least
@@ -44,6 +45,8 @@ from phi1.sandbox.literals import Unrepresentable, from_source, to_source
 from phi1.sandbox.problems import Problem
 
 SOURCES = ("docstring", "teacher", "mutated")
+BROKEN = frozenset({"NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError"})
+"""Exceptions that say a candidate's code is broken, not that the input is refused."""
 
 
 @dataclass
@@ -245,7 +248,9 @@ def answer_key(answer: list, candidate: int) -> str:
         except Unrepresentable:
             return "ok:" + str(out)
     if status == "raised":
-        return f"raised:{out}"
+        # broken code (a name it never defined, an import that fails) is no behaviour a
+        # docstring asks for: candidates that share it agree on nothing
+        return f"broken:{candidate}" if out in BROKEN else f"raised:{out}"
     if status == "timeout":
         return "timeout"
     return f"{status}:{candidate}"  # unstable: agrees with no other candidate
