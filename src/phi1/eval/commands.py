@@ -278,14 +278,7 @@ def graded(
         "problems_sha256": problems_sha256,
     }
     if only_calibrate:
-        with judge.load() as llm:
-            head["judge"] = _judge_identity(llm, judging)
-            cal = g.calibrate(llm, chosen, folder, judging, grading, templates)
-        summary = {**head, "calibration": cal}
-        atomic_write_json(folder / "summary.json", summary)
-        print(g.format_calibration(cal, judge.model))
-        print(f"calibration: {folder / 'calibration' / 'calibration.json'}")
-        return summary
+        return _calibrate_only(g, judge, chosen, folder, judging, grading, templates, head)
     solutions, made_by = g.gather_solutions(out_dir, problems_sha256, every, chosen,
                                             samples=samples, solver=solver,
                                             max_tokens=grading.max_tokens)  # fmt: skip
@@ -305,6 +298,27 @@ def graded(
     if cal is not None:
         print(g.format_calibration(cal, judge.model))
     print(f"grades: {folder / 'grades.jsonl'}\nsummary: {folder / 'summary.json'}")
+    return summary
+
+
+def _calibrate_only(
+    g: Any,
+    judge: LLMSettings,
+    chosen: dict,
+    folder: Path,
+    judging: JudgeSettings,
+    grading: GradingSettings,
+    templates: dict[str, str],
+    head: dict[str, Any],
+) -> dict[str, Any]:
+    """``graded`` without solutions: the judge's calibration alone, in ``folder``."""
+    with judge.load() as llm:
+        head["judge"] = _judge_identity(llm, judging)
+        cal = g.calibrate(llm, chosen, folder, judging, grading, templates)
+    summary = {**head, "calibration": cal}
+    atomic_write_json(folder / "summary.json", summary)
+    print(g.format_calibration(cal, judge.model))
+    print(f"calibration: {folder / 'calibration' / 'calibration.json'}")
     return summary
 
 
