@@ -8,5 +8,5 @@ cd "$(dirname "$0")/../.."
 PHI1=${PHI1:-.venv/bin/phi1}
 $PHI1 synth textbooks --out examples/synth/textbooks --textbook.n 18 --runner.flush_every 1
 $PHI1 synth stats examples/synth/textbooks
-$PHI1 synth exercises --out examples/synth/exercises --exercise.n 12 --runner.flush_every 1
+$PHI1 synth exercises --out examples/synth/exercises --exercise.n 30 --runner.flush_every 1
 $PHI1 synth stats examples/synth/exercises
