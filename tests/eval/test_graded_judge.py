@@ -6,7 +6,7 @@ deterministically by task. The real SmolLM2 judges once at the end.
 """
 
 import json
-from pathlib import Path
+import re
 
 import pytest
 
@@ -14,19 +14,23 @@ from phi1.cli import main
 from phi1.errors import Phi1Error
 from phi1.eval.commands import graded
 from phi1.eval.graded import (
+    WRONG_PATH,
+    GradeProbe,
     GradingSettings,
     JudgeSettings,
     judge_messages,
     load_graded_problems,
     parse_grade,
+    roc_auc,
     run_judge,
+    student_code,
 )
 from phi1.io import read_jsonl, sha256_text
 from phi1.llm import LLMSettings, load_llm
-from phi1.llm.base import Completion
+from phi1.llm.base import Completion, Request
 from phi1.llm.testserver import Faults, serve
 
-WRONG = Path(__file__).parents[1] / "assets" / "graded" / "wrong_solutions.jsonl"
+WRONG = WRONG_PATH
 PROBLEMS = load_graded_problems()
 IDS = list(PROBLEMS)[:4]
 
@@ -182,11 +186,94 @@ def test_the_real_smollm2_solves_and_judges_through_llama_cpp(tmp_path):
     assert row["status"] == verdict["status"] and row["passed"] == (verdict["status"] == "passed")
     assert summary["pass@1"] == (100.0 if row["passed"] else 0.0)
     replies = [r for p in sorted(judge_dir.glob("attempt-*/part-*")) for r in read_jsonl(p)]
-    assert 1 <= len(replies) == row["judge_turns"] <= 2
+    assert len(replies) == row["judge_turns"] == 1
     assert all(r["grade"] == parse_grade(r["text"]) for r in replies)
     assert row["grade"] == next((r["grade"] for r in replies if r["grade"] is not None), None)
     assert row["evaluation"] == replies[0]["text"]
-    judged = PROBLEMS[IDS[0]].problem.prompt + sample["completion"]  # the model's own solution
+    # the model's own solution, its docstring left to the problem shown with the reference
+    judged = student_code(PROBLEMS[IDS[0]].problem.prompt, sample["completion"])
     assert replies[0]["meta"]["program_sha256"] == sha256_text(judged)
-    assert summary["graded"] + summary["unparsed"] == 1
+    assert replies[0]["meta"]["outputs_sha256"] != sha256_text("")  # shown its outputs
+    assert summary["graded"] == 1 and 0 <= row["grade"] <= 10  # read by probability: always
     assert summary["judge"]["name"] == "smollm2-135m-instruct"
+    assert summary["judge"]["method"] == "logprob" and summary["judge"]["reference"]
+
+
+def test_roc_auc_against_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = __import__("random").Random(0)
+    for _ in range(20):
+        pos = [rng.choice([1, 2, 2.5, 7, 9, 10]) for _ in range(rng.randint(1, 9))]
+        neg = [rng.choice([0, 1, 2, 2.5, 7, 8]) for _ in range(rng.randint(1, 9))]
+        expected = roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)
+        assert roc_auc(pos, neg) == pytest.approx(expected, abs=1e-12)
+    assert roc_auc([], [1.0]) is None
+
+
+def test_the_student_code_is_shown_without_the_problems_docstring():
+    problem = PROBLEMS[IDS[0]].problem
+    code = student_code(problem.prompt, problem.canonical_solution)
+    assert code.startswith(problem.prompt.split('"""')[0].rstrip())
+    assert '"""' not in code and code.endswith(problem.canonical_solution)
+    assert student_code("def f(:\n", "    pass\n") == "def f(:\n    pass\n"  # as it is
+
+
+def reference_checking_judge(request):
+    """Grades 9 when the student's code is the reference's body, else 2: what a judge that
+    reads the reference does."""
+    blocks = re.findall(r"```python\n(.*?)\n```", request.messages[1]["content"], re.S)
+    reference, student = blocks[0], blocks[-1]
+    body = student.split("\n", 1)[1] if "\n" in student else student
+    same = reference.endswith(body)
+    grade = 9 if same else 2
+    return Completion([f"Looks at the rules.\nGrade: {grade}"], ["stop"], 10, 5)
+
+
+def test_calibration_over_http_reports_how_the_judge_separates(tmp_path, capsys):
+    grading = GradingSettings(limit=4, calibrate=True, progress=False)
+    with serve(reference_checking_judge) as server:
+        summary = graded(judge=LLMSettings(model=server.url), out=str(tmp_path / "cal"),
+                         grading=grading)  # fmt: skip
+    cal = summary["calibration"]
+    wrong = [w for w in read_jsonl(WRONG_PATH) if w["task_id"] in IDS]
+    assert cal["solutions"] == {"reference": 4, "wrong": len(wrong)}
+    assert cal["mean_grade"] == {"reference": 9.0, "wrong": 2.0}
+    assert cal["roc_auc"] == 1.0 and cal["roc_auc_passed_vs_failed"] == 1.0
+    assert cal["correlation"] == 1.0 and not cal["below_floor"]
+    assert summary["judge"]["method"] == "generate"
+    out = capsys.readouterr().out
+    assert "ROC-AUC reference vs wrong 1.0" in out and "WARNING" not in out
+    rows = list(
+        read_jsonl(next((tmp_path / "cal").glob("judge-*")) / "calibration" / "grades.jsonl")
+    )
+    assert {r["set"] for r in rows} == {"reference", "wrong"}
+    assert all(r["passed"] == (r["set"] == "reference") for r in rows)
+
+    def indifferent(request):
+        return Completion(["Grade: 7"], ["stop"], 10, 2)
+
+    with serve(indifferent) as server:
+        summary = graded(judge=LLMSettings(model=server.url), out=str(tmp_path / "flat"),
+                         grading=grading)  # fmt: skip
+    assert summary["calibration"]["roc_auc"] == 0.5 and summary["calibration"]["below_floor"]
+    assert "WARNING" in capsys.readouterr().out
+
+
+@pytest.mark.llm
+def test_the_grade_is_the_expectation_over_the_judges_probabilities(smollm2):
+    problem = PROBLEMS[IDS[0]].problem
+    reference = problem.prompt + problem.canonical_solution
+    probe = GradeProbe(smollm2, "A student wrote this solution to the same problem:")
+    wrong = next(w["completion"] for w in read_jsonl(WRONG_PATH) if w["task_id"] == IDS[0])
+    texts = []
+    for completion in (problem.canonical_solution, wrong, problem.canonical_solution):
+        program = student_code(problem.prompt, completion)
+        messages = judge_messages(program, reference=reference, logprob=True)
+        probs, mass, _ = probe.grade_probs(messages)
+        assert sum(probs) == pytest.approx(1.0) and 0 < mass <= 1.0001
+        ((_, answer),) = probe.stream([Request(messages=messages)])
+        grade = parse_grade(answer.text)
+        assert grade == pytest.approx(sum(g * p for g, p in enumerate(probs)), abs=1e-3)
+        texts.append(answer.text)
+    assert texts[0] == texts[2]  # the kept problem and reference change nothing

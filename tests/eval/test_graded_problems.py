@@ -3,15 +3,14 @@
 import ast
 import doctest
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from phi1.eval.graded import load_graded_problems
+from phi1.eval.graded import WRONG_PATH, load_graded_problems
 from phi1.io import read_jsonl
 from phi1.sandbox.execute import execute
 
-WRONG = Path(__file__).parents[1] / "assets" / "graded" / "wrong_solutions.jsonl"
+WRONG = WRONG_PATH
 
 
 @pytest.fixture(scope="module")

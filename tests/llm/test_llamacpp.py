@@ -90,7 +90,7 @@ def test_bad_input_is_one_clear_error(smollm2, tmp_path):
     with pytest.raises(Phi1Error, match="could not load"):
         load_llm(f"gguf:{bad}").complete(["x"])
     with pytest.raises(Phi1Error, match="context window"):
-        smollm2.complete(["word " * 2000], GenParams(max_tokens=4))
+        smollm2.complete(["word " * (smollm2.n_ctx + 50)], GenParams(max_tokens=4))
 
 
 def test_default_threads_follows_the_environment_and_the_idle_cores(monkeypatch):

@@ -1,16 +1,8 @@
-"""Fixtures for the synth tests: the real SmolLM2 (loaded once) and a model textbook section."""
+"""Fixtures for the synth tests: a model textbook section (the model, ``smollm2``, is the
+suite's: tests/conftest.py)."""
 
 import pytest
 from synth_helpers import TEXTBOOK_SECTION
-
-from phi1.llm import load_llm
-
-
-@pytest.fixture(scope="session")
-def smollm2():
-    llm = load_llm("smollm2-135m-instruct", n_ctx=2048)
-    yield llm
-    llm.close()
 
 
 @pytest.fixture

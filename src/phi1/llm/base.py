@@ -36,8 +36,8 @@ class GenParams:
     stop: tuple[str, ...] = ()
     """Strings that end a sample (not included in the text)."""
     seed: int = 0
-    """Sampling seed; sample ``i`` of a request uses ``seed + i`` where a backend samples one
-    at a time."""
+    """Sampling seed; sample ``i`` of a request uses ``seed + i`` (llama.cpp decodes the
+    ``n`` samples of a request together, so with ``n > 1`` a sample also depends on ``n``)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -84,10 +84,17 @@ class Request:
     messages: Conversation | None = None
     prompt: str | None = None
     params: GenParams = field(default_factory=GenParams)
+    prefill: str = ""
+    """The start of the assistant's reply to ``messages``: the model continues it, and the
+    completion's texts are what follows it (a function's signature and docstring, so that
+    only its body is written). llama.cpp continues it exactly; an OpenAI-compatible server
+    gets it as a final assistant message with vLLM's ``continue_final_message``."""
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
             raise Phi1Error("a Request needs exactly one of messages= or prompt=")
+        if self.prefill and self.messages is None:
+            raise Phi1Error("Request.prefill continues a chat reply: it needs messages=")
 
     @property
     def is_chat(self) -> bool:

@@ -7,6 +7,14 @@ guessed built-in format. Generation ends at the model's end-of-generation tokens
 
 One llama.cpp context answers one request at a time; requests are served in order under a
 lock. The model loads on first use, so an unused backend costs nothing and pickles.
+
+A sampling request with ``n > 1`` (k candidate solutions of one exercise) is decoded as
+``n`` parallel sequences in one batch (:class:`ParallelDecoder`): the prompt is evaluated
+once, its KV cache shared by every sequence (``llama_memory_seq_cp`` in a unified cache),
+and each step decodes one token of every live sequence in one ``llama_decode`` call, so
+the weights are read once per step for all of them. Each sequence samples with its own
+chain (top-k, top-p, min-p, temperature, then a draw seeded ``seed + k``), the chain
+``create_completion`` builds. A greedy request with ``n > 1`` is decoded once and copied.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.llm.base import LLM, Completion, Request, check_messages
+from phi1.llm.base import LLM, Completion, GenParams, Request, check_messages, cut_at_stop
 
 
 def default_threads() -> int:
@@ -104,11 +112,12 @@ class LlamaCppLLM(LLM):
         self.min_p = min_p
         self._llama: Any = None
         self._template: Any = None
+        self._decoder: ParallelDecoder | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_llama"] = state["_template"] = None
+        state["_llama"] = state["_template"] = state["_decoder"] = None
         state["_lock"] = None
         return state
 
@@ -197,42 +206,196 @@ class LlamaCppLLM(LLM):
             self.usage.add(completion)
             yield i, completion
 
+    def prompt_text(self, request: Request) -> str:
+        """The text the model continues: the chat rendered by the GGUF's template (then the
+        reply's ``prefill``), or the plain prompt."""
+        if request.is_chat:
+            return self.render_chat(request.messages) + request.prefill  # type: ignore[arg-type]
+        return request.prompt or ""
+
     def _generate(self, request: Request) -> Completion:
-        text = (
-            self.render_chat(request.messages) if request.is_chat else request.prompt  # type: ignore[arg-type]
-        )
-        tokens = self.tokenize(text or "")
+        tokens = self.tokenize(self.prompt_text(request))
         p = request.params
         if len(tokens) >= self.n_ctx:
             raise Phi1Error(
                 f"{self.name}: prompt of {len(tokens)} tokens does not fit the context window "
                 f"(n_ctx={self.n_ctx}); raise n_ctx or shorten the prompt"
             )
-        texts, reasons, completion_tokens = [], [], 0
         # llama-cpp-python reuses the KV cache of a shared prefix with the previous request
         # and then evaluates the prompt in other batches, which changes the logits slightly
         # and can flip a greedy choice: the answer would depend on what ran before (a
         # resumed run would differ from an uninterrupted one). Start every request afresh.
         self.llama.reset()
-        for k in range(p.n):
-            out = self.llama.create_completion(
-                prompt=tokens,
-                max_tokens=p.max_tokens,
-                temperature=p.temperature,
-                top_p=p.top_p,
-                top_k=self.top_k,
-                min_p=self.min_p,
-                stop=list(p.stop),
-                seed=p.seed + k,
-                repeat_penalty=1.0,
+        if p.n > 1 and p.temperature > 0:
+            texts, reasons, generated = self._parallel().generate(tokens, p)
+            return Completion(texts, reasons, len(tokens), generated)
+        out = self.llama.create_completion(
+            prompt=tokens,
+            max_tokens=p.max_tokens,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            stop=list(p.stop),
+            seed=p.seed,
+            repeat_penalty=1.0,
+        )
+        choice = out["choices"][0]
+        n_out = out["usage"]["completion_tokens"]
+        # greedy: every copy is the same text, decoded once
+        reason = choice["finish_reason"] or "stop"
+        return Completion([choice["text"]] * p.n, [reason] * p.n, len(tokens), n_out * p.n)
+
+    def _parallel(self) -> ParallelDecoder:
+        if self._decoder is None:
+            self._decoder = ParallelDecoder(
+                self.llama, self.n_ctx, self.n_threads, top_k=self.top_k, min_p=self.min_p
             )
-            choice = out["choices"][0]
-            texts.append(choice["text"])
-            reasons.append(choice["finish_reason"] or "stop")
-            completion_tokens += out["usage"]["completion_tokens"]
-        return Completion(texts, reasons, len(tokens), completion_tokens)
+        return self._decoder
 
     def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
         if self._llama is not None:
             self._llama.close()
             self._llama = None
+
+
+class ParallelDecoder:
+    """``n`` samples of one prompt decoded together in a second llama.cpp context of the
+    same model (the first keeps serving single requests): the prompt is evaluated once into
+    sequence 0 and shared with the others, then every step decodes one token of each live
+    sequence in one batch. Sequences that do not fit the context together are decoded in
+    groups. Built on llama.cpp's C API as llama-cpp-python exposes it."""
+
+    MAX_SEQUENCES = 16
+
+    def __init__(
+        self, llama: Any, n_ctx: int, n_threads: int, *, top_k: int = 0, min_p: float = 0.0
+    ) -> None:
+        import llama_cpp as lc
+
+        self.lc, self.llama, self.n_ctx = lc, llama, n_ctx
+        self.top_k, self.min_p = top_k, min_p
+        params = lc.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = min(512, n_ctx)
+        params.n_seq_max = self.MAX_SEQUENCES
+        params.kv_unified = True  # one cache: the prompt's cells are shared, not copied
+        params.n_threads = params.n_threads_batch = n_threads
+        self.n_batch = params.n_batch
+        self.ctx = lc.llama_init_from_model(llama._model.model, params)
+        if self.ctx is None:
+            raise Phi1Error("llama.cpp could not create a context for parallel sampling")
+        self.memory = lc.llama_get_memory(self.ctx)
+        self.vocab = lc.llama_model_get_vocab(llama._model.model)
+        self.batch = lc.llama_batch_init(max(self.n_batch, self.MAX_SEQUENCES), 0, 1)
+
+    def close(self) -> None:
+        if self.ctx is not None:
+            self.lc.llama_batch_free(self.batch)
+            self.lc.llama_free(self.ctx)
+            self.ctx = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the library may be gone
+            pass
+
+    def generate(self, prompt: list[int], p: GenParams) -> tuple[list[str], list[str], int]:
+        """``(texts, finish reasons, tokens generated)`` of the ``p.n`` samples."""
+        room = self.n_ctx - len(prompt)
+        group = max(1, min(self.MAX_SEQUENCES, room // max(1, p.max_tokens)))
+        texts: list[str] = []
+        reasons: list[str] = []
+        generated = 0
+        for start in range(0, p.n, group):
+            seeds = [p.seed + k for k in range(start, min(p.n, start + group))]
+            t, r, g = self._group(prompt, p, seeds, min(p.max_tokens, room // len(seeds)))
+            texts += t
+            reasons += r
+            generated += g
+        return texts, reasons, generated
+
+    def _fill(self, items: list[tuple[int, int, int, bool]]) -> None:
+        """Load the batch with ``(token, position, sequence, wants logits)`` rows."""
+        b = self.batch
+        b.n_tokens = len(items)
+        for i, (token, pos, seq, logits) in enumerate(items):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
+            b.seq_id[i][0] = seq
+
+    def _decode(self, items: list[tuple[int, int, int, bool]]) -> None:
+        self._fill(items)
+        code = self.lc.llama_decode(self.ctx, self.batch)
+        if code != 0:
+            raise Phi1Error(f"llama_decode returned {code} (context of {self.n_ctx} full?)")
+
+    def _prefill(self, prompt: list[int]) -> int:
+        """Evaluate the prompt into sequence 0 in chunks; the batch row of its last logits."""
+        self.lc.llama_memory_clear(self.memory, True)
+        last = 0
+        for start in range(0, len(prompt), self.n_batch):
+            chunk = prompt[start : start + self.n_batch]
+            end = start + len(chunk) == len(prompt)
+            self._decode([(t, start + i, 0, end and i == len(chunk) - 1)
+                          for i, t in enumerate(chunk)])  # fmt: skip
+            last = len(chunk) - 1
+        return last
+
+    def _sampler(self, p: GenParams, seed: int) -> Any:
+        lc = self.lc
+        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        for sampler in (
+            lc.llama_sampler_init_top_k(self.top_k),
+            lc.llama_sampler_init_top_p(p.top_p, 1),
+            lc.llama_sampler_init_min_p(self.min_p, 1),
+            lc.llama_sampler_init_temp(p.temperature),
+            lc.llama_sampler_init_dist(seed & 0xFFFFFFFF),
+        ):
+            lc.llama_sampler_chain_add(chain, sampler)
+        return chain
+
+    def _group(
+        self, prompt: list[int], p: GenParams, seeds: list[int], limit: int
+    ) -> tuple[list[str], list[str], int]:
+        """Decode ``len(seeds)`` sequences of ``prompt`` together, each up to ``limit``."""
+        lc = self.lc
+        row = self._prefill(prompt)
+        for seq in range(1, len(seeds)):
+            lc.llama_memory_seq_cp(self.memory, 0, seq, -1, -1)
+        samplers = [self._sampler(p, seed) for seed in seeds]
+        out: list[list[int]] = [[] for _ in seeds]
+        texts: list[str | None] = [None] * len(seeds)
+        reasons = ["length"] * len(seeds)
+        rows = dict.fromkeys(range(len(seeds)), row)
+        try:
+            while rows:
+                live = []
+                for seq, r in rows.items():
+                    token = lc.llama_sampler_sample(samplers[seq], self.ctx, r)
+                    if lc.llama_vocab_is_eog(self.vocab, token):
+                        reasons[seq] = "stop"
+                        continue
+                    out[seq].append(token)
+                    text = self.llama.detokenize(out[seq]).decode("utf-8", "ignore")
+                    if p.stop and cut_at_stop(text, p.stop) != text:
+                        texts[seq], reasons[seq] = cut_at_stop(text, p.stop), "stop"
+                    elif len(out[seq]) < limit:
+                        live.append(seq)
+                if not live:
+                    break
+                start = len(prompt)
+                self._decode([(out[s][-1], start + len(out[s]) - 1, s, True) for s in live])
+                rows = {s: i for i, s in enumerate(live)}
+        finally:
+            for chain in samplers:
+                lc.llama_sampler_free(chain)
+            lc.llama_memory_clear(self.memory, True)
+        done = [
+            t if t is not None else self.llama.detokenize(o).decode("utf-8", "ignore")
+            for t, o in zip(texts, out, strict=True)
+        ]
+        return done, reasons, sum(len(o) for o in out)

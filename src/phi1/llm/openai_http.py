@@ -282,6 +282,11 @@ class OpenAIHTTPLLM(LLM):
                 body["stop"] = list(p.stop)
             if request.is_chat:
                 body["messages"] = request.messages
+                if request.prefill:  # vLLM's way (also SGLang's) to continue a reply
+                    prefill = {"role": "assistant", "content": request.prefill}
+                    body["messages"] = [*request.messages, prefill]  # type: ignore[misc]
+                    body["continue_final_message"] = True
+                    body["add_generation_prompt"] = False
                 path = "/chat/completions"
             else:
                 body["prompt"] = request.prompt

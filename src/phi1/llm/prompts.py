@@ -16,6 +16,27 @@ from collections.abc import Mapping
 from phi1.errors import Phi1Error
 from phi1.io import read_yaml, sha256_text
 
+_REFERENCE_GUIDED = """\
+Here is a Python problem, given as a function's signature and docstring, with a reference
+solution that is correct:
+
+```python
+${reference}
+```
+
+A student wrote this solution to the same problem:
+
+```python
+${program}
+```
+${outputs}
+Compare the student's code with the docstring and the reference. Code written differently
+that gives the same result on every input the docstring allows is fully right; a rule of
+the docstring the code breaks, or an edge case it gets wrong, makes it wrong."""
+"""The reference-guided judge's prompt (MT-Bench) up to what it is asked to write: the problem
+with its correct reference solution, then the student's function and, when run, the outputs
+of both; the same problem's solutions share everything before the student's function."""
+
 TEMPLATES: dict[str, str] = {
     "textbook.system": (
         "You are an expert computer science teacher who writes clear, correct and "
@@ -31,7 +52,11 @@ Style: ${style}.
 Requirements:
 - Start with a markdown heading (## ...) that names the section.
 - Interleave short explanations with small, complete Python code examples in ```python
-  blocks; every code block must be valid Python 3 that runs on its own.
+  blocks. The blocks run in order as one program, the way a reader types them into one
+  Python session: a later block may use what an earlier one defined, and every block must
+  run without an error. No input(), files, network or placeholders; to show an error,
+  catch it with try/except and print it. A block written as a console session (lines
+  starting with >>>) must show exactly the output Python prints.
 - Explain why the code works, not only what it does. Reason step by step.
 - About ${words} words. Do not greet the reader, do not mention these instructions, and do
   not end with an offer of further help.""",
@@ -46,11 +71,34 @@ named `${name}`.
 Reply with exactly one ```python block that contains, in this order:
 1. any imports the solution needs (standard library only);
 2. the function signature `def ${name}(...)` with type hints;
-3. a docstring that states the task precisely and gives ${examples} examples in doctest
-   form (lines starting with >>> followed by the exact expected output);
+3. a docstring that states the task precisely: what the function returns for every input
+   it allows, edge cases included (an empty input, ties, duplicates), so that any two
+   correct solutions return the same results; and ${examples} examples in doctest form
+   (a line starting with >>> and holding one whole call, then the exact expected output);
 4. the solution body.
 
 Nothing else: no other functions, no tests, no prints, no text outside the block.""",
+    # phi1 synth exercises, verified by agreement (phi1.synth.exercises): the candidate
+    # solutions (the reply is prefilled with the exercise, so only the body is written) and
+    # the teacher's test inputs
+    "exercise.solution": """\
+Complete the Python function `${name}` below: write its body so that it does exactly what
+its docstring says, for every input the docstring allows. Standard library only. Reply with
+the whole function in one ```python block.
+
+```python
+${prompt}```""",
+    "exercise.inputs": """\
+Here is a Python function without its body:
+
+```python
+${prompt}```
+
+Write ${inputs} different calls of `${name}` that together test it well: typical cases and
+edge cases (empty input, zero, a single element, ties, boundaries), each with arguments of
+the types and values the docstring allows. Reply with one ```python block that holds only
+the calls, one per line, with literal arguments: no outputs, no asserts, no prints, no
+variables.""",
     # phi1 eval graded (phi1.eval.graded): the judge's rubric and its follow-up turn
     "graded.system": (
         "You are an experienced programming teacher. You grade how well a student's code "
@@ -70,6 +118,16 @@ which rules of the problem it gets right, which it gets wrong or ignores, and wh
 handles the edge cases the docstring mentions. Do not rewrite the code. Then, on the last
 line, give a grade from 0 (no understanding) to 10 (complete understanding) in exactly this
 form:
+Grade: <number>""",
+    "graded.reference": _REFERENCE_GUIDED
+    + """ Write a
+short evaluation, in at most four sentences, naming any input where the student's code
+and the reference differ. Then, on the last line, grade the student's code from 0 (wrong)
+to 10 (right) in exactly this form:
+Grade: <number>""",
+    "graded.reference_grade": _REFERENCE_GUIDED
+    + """ Grade the
+student's code from 0 (wrong) to 10 (right). Answer with the grade only, in this form:
 Grade: <number>""",
     "graded.follow_up": """\
 Your answer does not end with a grade. Reply with one line only, in this form:

@@ -161,8 +161,11 @@ class TestServer:
                 stop=tuple(body.get("stop") or ()),
                 seed=int(body.get("seed", 0)),
             )
+            messages, prefill = body.get("messages"), ""
+            if chat and body.get("continue_final_message") and messages[-1]["role"] == "assistant":
+                messages, prefill = messages[:-1], messages[-1]["content"]  # a reply to go on
             req = (
-                Request(messages=body["messages"], params=params)
+                Request(messages=messages, params=params, prefill=prefill)
                 if chat
                 else Request(prompt=body["prompt"], params=params)
             )

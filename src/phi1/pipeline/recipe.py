@@ -101,6 +101,9 @@ RENAMED: dict[str, str] = {
     "eval.mbpp.timeout": "eval.mbpp.scoring.timeout",
     "eval.mbpp.top_p": "eval.mbpp.sampling.top_p",
     "eval.mbpp.workers": "eval.mbpp.scoring.workers",
+    # issue 17: exercises are kept by agreement of candidate solutions; the old rules are
+    # exercise.check: examples (require_examples: true) or lenient (require_examples: false)
+    "synth.exercises.exercise.require_examples": "synth.exercises.exercise.check",
 }
 
 

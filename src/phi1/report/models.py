@@ -210,6 +210,19 @@ def graded(run: Run, s: Section) -> None:
                       num(summ.get("correlation")),
                       f"{summ.get('graded')}/{summ.get('problems')}",
                       str(summ.get("unparsed"))]]))  # fmt: skip
+        cal = summ.get("calibration")
+        if cal:
+            out[judge]["calibration"] = {
+                k: cal.get(k) for k in ("roc_auc", "mean_grade", "correlation", "below_floor")
+            }
+            means = ", ".join(f"{k} {num(v)}" for k, v in (cal.get("mean_grade") or {}).items())
+            s.add(table(["calibration", "ROC-AUC reference vs wrong", "right vs wrong",
+                         "passed vs failed", "mean grade", "correlation"],
+                        [["below the floor " + num(cal.get("floor")) if cal.get("below_floor")
+                          else "ok", num(cal.get("roc_auc")),
+                          num(cal.get("roc_auc_right_vs_wrong")),
+                          num(cal.get("roc_auc_passed_vs_failed")), means,
+                          num(cal.get("correlation"))]]))  # fmt: skip
         by = summ.get("by_difficulty") or {}
         if by:
             s.add(table(["difficulty", "problems", "score", "pass@1 (%)"],

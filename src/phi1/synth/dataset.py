@@ -5,17 +5,20 @@ drop duplicates, write, summarise).
 
 Layout it writes into ``out``: ``NAME.jsonl`` (the final records, in job order),
 ``rejects-dedup.jsonl`` (the duplicates dropped, each naming the record it repeats) and
-``summary.json``; the records come from the runner's ``out/generated/``.
+``summary.json``; the records come from the runner's ``out/generated/`` unless the stage
+passes its own. Checks that run code (a section's blocks, an exercise's candidates) keep
+their verdicts in a JSONL file (:func:`cached_checks`), so a re-run repeats none of them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-from phi1.io import atomic_write_json, write_jsonl
+from phi1.io import JsonlWriter, atomic_write_json, read_jsonl, sha256_json, write_jsonl
 from phi1.llm.base import LLM, Completion, GenParams, Request
 from phi1.llm.prompts import render, template_hash
 from phi1.llm.runner import Job, read_records, read_rejects
@@ -100,18 +103,26 @@ def finalize(
     ids: list[str],
     usage: dict[str, Any],
     *,
+    records: list[dict[str, Any]] | None = None,
+    rejects: list[dict[str, Any]] | None = None,
     threshold: float = 0.7,
     duplicate_key: Callable[[dict], Hashable] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Collect this run's records (in job order), drop duplicates, write the final file.
+    """Drop duplicates among this run's records (in job order), write the final file.
 
-    Duplicates: MinHash near-duplicates of ``record["text"]`` at Jaccard ``threshold`` by
-    default, or exact matches of ``duplicate_key(record)`` when given (exercises compare
-    their syntax trees with the names taken out).
+    ``records`` default to the runner's ``out/generated/`` and ``rejects`` (the earlier
+    checks' rejects, counted in the summary) to its rejects. Duplicates: MinHash
+    near-duplicates of ``record["text"]`` at Jaccard ``threshold`` by default, or exact
+    matches of ``duplicate_key(record)`` when given (exercises compare their syntax trees
+    with the names taken out). ``extra`` goes into the summary as it is.
     """
     wanted = {i: k for k, i in enumerate(ids)}
-    records = [r for r in read_records(out / "generated") if r["id"] in wanted]
-    records.sort(key=lambda r: wanted[r["id"]])
+    if records is None:
+        records = read_records(out / "generated")
+    if rejects is None:
+        rejects = read_rejects(out / "generated")
+    records = sorted((r for r in records if r["id"] in wanted), key=lambda r: wanted[r["id"]])
     if duplicate_key is None:
         texts = [r["text"] for r in records]
         found = find_duplicates(texts, DedupSettings(threshold=threshold))
@@ -133,18 +144,71 @@ def finalize(
             )
     write_jsonl(out / name, kept)
     write_jsonl(out / "rejects-dedup.jsonl", dropped)
-    reasons = Counter(r["reason"] for r in read_rejects(out / "generated") if r["id"] in wanted)
+    reasons = Counter(r["reason"] for r in rejects if r["id"] in wanted)
     reasons.update(r["reason"] for r in dropped)
     summary = {
         "asked": len(ids),
         "kept": len(kept),
         "rejected": sum(reasons.values()),
         "reasons": dict(reasons.most_common()),
+        **(extra or {}),
         "file": str(out / name),
         "usage_this_run": usage,
     }
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def add_usage(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The usage of several runner passes as one (counts summed; cost None if all were)."""
+    total: dict[str, Any] = {}
+    for usage in usages:
+        for key, value in usage.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                total[key] = (total.get(key) or 0) + value
+            else:
+                total.setdefault(key, value)
+    return total
+
+
+def cached_checks(
+    path: Path,
+    items: list[tuple[str, Any]],
+    fingerprint: Any,
+    check: Callable[[list[Any]], list[dict[str, Any]]],
+    *,
+    batch: int = 32,
+    progress: bool = False,
+    desc: str = "checked",
+) -> dict[str, dict[str, Any]]:
+    """``check``'s verdict on each ``(id, item)``, computed in batches of ``batch`` and kept
+    in ``path`` (one ``{"id", "key", "verdict"}`` a line, fsynced per batch).
+
+    A verdict is reused when its ``key`` (a hash of ``fingerprint`` and the item) is the
+    one the item has now: a re-run after a kill checks only what is left, and a changed
+    item or fingerprint (the check's settings) is checked again. ``check`` takes a list of
+    items and returns one verdict dict per item, in order.
+    """
+    keys = {i: sha256_json([fingerprint, item]) for i, item in items}
+    done: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        with JsonlWriter(path):  # cuts a line torn by a kill
+            pass
+        for row in read_jsonl(path, required=("id", "key", "verdict")):
+            if keys.get(row["id"]) == row["key"]:
+                done[row["id"]] = row["verdict"]
+    todo = [(i, item) for i, item in items if i not in done]
+    with JsonlWriter(path) as writer:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            verdicts = check([item for _, item in chunk])
+            for (i, _), verdict in zip(chunk, verdicts, strict=True):
+                writer.write({"id": i, "key": keys[i], "verdict": verdict})
+                done[i] = verdict
+            writer.flush()
+            if progress:
+                print(f"{desc}: {len(done)} of {len(items)}", file=sys.stderr, flush=True)
+    return done
 
 
 def _exact_duplicates(keys: list[Hashable]) -> list[tuple[str, int] | None]:

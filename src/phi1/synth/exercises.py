@@ -4,19 +4,33 @@ Diversity comes from constrained function names (:mod:`phi1.synth.names`: a seed
 distinct, plausible name per job, or a user list) plus a topic leaf and a difficulty drawn
 with ``random.Random(f"{seed}:exercise:{index}")`` and recorded in ``meta``.
 
-Validation of each completion: the one ```python block defines the asked-for function with
-a docstring and a non-empty body; ``prompt`` (imports + signature + docstring) and
-``prompt + completion`` both parse; the docstring has doctest examples (unless
-``require_examples`` is off) and the solution passes them in the sandbox
-(:mod:`phi1.sandbox.execute`) within ``timeout`` seconds. An example whose call runs over
-several lines without doctest's ``...`` prefix (small models write them so) gets the prefix
-(:func:`fix_doctest_continuations`; ``meta.examples_repaired``), so that it is run rather
-than misread. Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`:
-function, argument and local names replaced by position, docstring dropped) are removed.
-Every reject is kept with its reason.
+**The teacher writes the exercise** (``statements/``, one request each): one ```python
+block that defines the asked-for function with a docstring (and usually a body). The block
+must parse, define that function with a docstring, and split into ``prompt`` (imports +
+signature + docstring) and the body; an example whose call runs over several lines
+without doctest's ``...`` prefix gets the prefix (:func:`fix_doctest_continuations`).
 
-Layout of ``out``: ``generated/`` (runner shards, rejects, manifest: resumable),
-``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``, ``summary.json``.
+**It is kept when candidate solutions agree** (``check: agreement``, the default;
+:mod:`phi1.synth.agreement`): ``candidates`` (k) solutions, the teacher's own body and
+k - 1 sampled ones (the reply prefilled with the exercise, so only a body is written,
+the k - 1 decoded together where the backend can), and the teacher's test inputs asked
+for separately (``samples/``); every candidate runs on the docstring's, the teacher's and
+mutated inputs in the sandbox, and the exercise is kept, with a solution from the largest
+group of candidates that agree on every input, when that group holds at least ``agree``
+(m) of the k. Its docstring examples are then rewritten from the agreed outputs and run
+once more. ``meta.agreement`` records k, m, the group sizes, the inputs by source and the
+agreed tests. The older rules remain, off by default: ``check: examples`` keeps an
+exercise whose solution passes its own doctest examples (none: rejected), ``check:
+lenient`` also keeps one without examples if it parses and has a body.
+
+Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`: function,
+argument and local names replaced by position, docstring dropped) are removed. Every
+reject is kept with its reason.
+
+Layout of ``out``: ``statements/`` and ``samples/`` (runner shards, rejects, manifests:
+resumable), ``checks.jsonl`` (each exercise's verdict, kept so a re-run repeats none),
+``rejects-check.jsonl``, ``exercises.jsonl`` (final records), ``rejects-dedup.jsonl``,
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -32,15 +46,32 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
+from phi1.io import write_jsonl
 from phi1.llm.base import LLM, Completion
 from phi1.llm.prompts import check_template, load_templates
-from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
+from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
 from phi1.synth import checks
-from phi1.synth.dataset import chat_job, completion_meta, finalize, model_name, run_fingerprint
+from phi1.synth.checks import doctest_program, short_detail
+from phi1.synth.dataset import (
+    add_usage,
+    chat_job,
+    completion_meta,
+    finalize,
+    model_name,
+    run_fingerprint,
+)
 from phi1.synth.names import function_names
 from phi1.synth.topics import leaves
+from phi1.synth.verify import (
+    CHECKING,
+    SAMPLING,
+    agreement_summary,
+    sample_candidates,
+    verify_exercises,
+)
 
 FIELDS = {"name", "topic", "difficulty", "examples"}
+CHECKS = ("agreement", "examples", "lenient")
 
 
 @dataclass
@@ -50,30 +81,66 @@ class ExerciseSettings:
     n: int = 50
     """Exercises to ask for (a re-run with a larger n extends the same run)."""
     seed: int = 0
-    """Seeds every draw (name order, topic, difficulty, sampling seed)."""
+    """Seeds every draw (name order, topic, difficulty, sampling seeds, mutations)."""
     names_file: str | None = None
     """Function names to use, one per line, instead of the generated ones."""
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     """Difficulty labels, drawn uniformly."""
     examples: int = 3
-    """Doctest examples asked for in each docstring."""
+    """Doctest examples asked for in each docstring (and written from the agreed outputs)."""
     max_tokens: int = 700
     """Most tokens per exercise; one cut here is rejected as truncated."""
     temperature: float = 0.5
-    """Sampling temperature (0 = greedy); sampling is seeded per job."""
+    """Sampling temperature of the exercise (0 = greedy); sampling is seeded per job."""
     top_p: float = 0.95
-    require_examples: bool = True
-    """Reject exercises whose docstring has no doctest example (nothing to check)."""
+    check: str = "agreement"
+    """What keeps an exercise: ``agreement`` (candidate solutions run on shared inputs and
+    at least ``agree`` of ``candidates`` give the same outputs), ``examples`` (the solution
+    passes its own doctest examples; none: rejected) or ``lenient`` (as ``examples``, but
+    an exercise without examples is kept if it parses and has a body)."""
+    candidates: int = 5
+    """k: candidate solutions per exercise (the teacher's own body, if it wrote one, and
+    sampled ones)."""
+    agree: int = 2
+    """m: candidates that must agree on every input for the exercise to be kept (their group
+    also has to be the largest). 2 of 5 with the 0.5B teacher: its candidates are often
+    right in different ways on one edge input, and 3 of 5 kept 3 of 12 exercises where 2
+    kept 6 of 12, on the same samples (examples/synth/README.md)."""
+    solution_temperature: float = 0.8
+    """Sampling temperature of the candidate solutions (seeded per exercise)."""
+    solution_tokens: int = 300
+    """Most tokens of one candidate body."""
+    inputs: int = 8
+    """Test inputs asked of the teacher per exercise (written as calls)."""
+    mutations: int = 12
+    """Inputs mutated from the docstring's and the teacher's (type-aware, EvalPlus-style)."""
+    min_inputs: int = 3
+    """Inputs where the candidates return that an exercise needs to be judged."""
+    input_timeout: float = 1.0
+    """Seconds one candidate may take on one input."""
     timeout: float = 5.0
-    """Seconds the solution may take to pass its examples in the sandbox."""
+    """Seconds a solution may take to pass its docstring examples in the sandbox."""
     templates: str | None = None
     """YAML file overriding prompt templates by name (see phi1.llm.prompts)."""
 
+    def __post_init__(self) -> None:
+        if self.check not in CHECKS:
+            raise Phi1Error(
+                f"exercise.check must be one of {', '.join(CHECKS)}, got {self.check!r}"
+            )
+        if not 1 <= self.agree <= self.candidates:
+            raise Phi1Error(
+                f"exercise.agree must be between 1 and exercise.candidates ({self.candidates}), "
+                f"got {self.agree}"
+            )
+
 
 def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) -> dict:
-    fp = run_fingerprint(
-        "exercise", "exercise.function", settings, llm, templates, leave_out=("names_file",)
-    )
+    leave_out = ("names_file", *SAMPLING, *CHECKING)
+    if settings.check == "agreement":
+        leave_out += ("check",)
+    fp = run_fingerprint("exercise", "exercise.function", settings, llm, templates,
+                         leave_out=leave_out)  # fmt: skip
     fp["difficulties"] = list(settings.difficulties)
     fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
     return fp
@@ -142,6 +209,8 @@ class Split:
     examples: int
     repaired: bool = False
     """Some example lines got the doctest "..." prefix they lacked."""
+    salvaged: str = ""
+    """Why the reply had to be cut to its whole function ("length", "stop"), if it did."""
 
 
 def _incomplete(source: str) -> bool:
@@ -187,8 +256,11 @@ def fix_doctest_continuations(code: str) -> str:
     return "\n".join(out)
 
 
-def split_exercise(text: str, name: str) -> Split | str:
-    """Cut a model's answer into prompt and completion, or return why it cannot be."""
+def split_exercise(text: str, name: str, *, body_required: bool = True) -> Split | str:
+    """Cut a model's answer into prompt and completion, or return why it cannot be.
+
+    Without ``body_required`` a function with no body (or only ``pass``) is an exercise
+    with an empty completion: its solutions come from elsewhere."""
     blocks = checks.python_blocks(text)
     if blocks:
         code = blocks[0]
@@ -213,8 +285,10 @@ def split_exercise(text: str, name: str) -> Split | str:
         return "no_docstring"
     body = fn.body[1:]
     if not body or all(_is_placeholder(s) for s in body):
-        return "empty_solution"
-    if body[0].lineno <= fn.body[0].end_lineno:  # type: ignore[operator]
+        if body_required:
+            return "empty_solution"
+        body = []
+    if body and body[0].lineno <= fn.body[0].end_lineno:  # type: ignore[operator]
         return "unsplittable: the body starts on the docstring's line"
     lines = code.splitlines()
     imports = [
@@ -226,6 +300,7 @@ def split_exercise(text: str, name: str) -> Split | str:
     header = "\n".join(lines[start : fn.body[0].end_lineno]) + "\n"
     prompt = ("\n".join(i for i in imports if i) + "\n\n\n" if imports else "") + header
     completion = "\n".join(lines[fn.body[0].end_lineno : fn.end_lineno]).rstrip() + "\n"
+    completion = completion if body else ""
     for what, source in (("prompt", prompt), ("solution", prompt + completion)):
         error = checks.parses(source)
         if error:
@@ -241,23 +316,6 @@ def _is_placeholder(stmt: ast.stmt) -> bool:
     if isinstance(stmt, ast.Pass):
         return True
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-
-
-def doctest_program(source: str, name: str) -> str:
-    """``source`` followed by a run of ``name``'s docstring examples that fails loudly."""
-    return f"""{source}
-
-import doctest as _doctest
-_out = []
-_runner = _doctest.DocTestRunner(
-    optionflags=_doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE, verbose=False
-)
-for _test in _doctest.DocTestFinder(recurse=False).find({name}, {name!r}, globs=dict(globals())):
-    _runner.run(_test, out=_out.append)
-assert _runner.failures == 0, (
-    f"{{_runner.failures}} of {{_runner.tries}} examples fail: " + "".join(_out)[-600:]
-)
-"""
 
 
 def renamed_ast_dump(source: str) -> str:
@@ -312,33 +370,43 @@ class _Validator:
             self._box = None
 
 
-def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validator):
+def _split_reply(completion: Completion, name: str, body_required: bool) -> Split | str:
+    """The exercise in the teacher's reply, salvaging a whole function from a reply cut at
+    the token limit or at the stop string; or why there is none."""
+    text, reason = completion.text, completion.finish_reasons[0]
+    split = split_exercise(text, name, body_required=body_required)
+    if isinstance(split, str) and (reason == "length" or checks.unclosed_fence(text)):
+        # Small models often go on after the function (tests, prints) until the token
+        # limit, or stop at the stop string before the closing fence. The function
+        # itself may be whole: keep the longest prefix of the block that parses.
+        code = complete_prefix(text)
+        if code and reason == "length" and _ends_with_def(code, name):
+            code = None  # cut off inside the function, or right after it: not known whole
+        salvaged = split_exercise(code, name, body_required=body_required) if code else None
+        if isinstance(salvaged, Split):
+            salvaged.salvaged = reason
+            return salvaged
+        if reason == "length":
+            return "truncated"
+    return split
+
+
+def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validator | None):
+    """The statement pass's check: the exercise parses and splits; under ``examples`` and
+    ``lenient`` its solution also passes its own examples (``validator``)."""
+
     def postprocess(job: Job, completion: Completion) -> dict[str, Any] | Reject:
         name = job.meta["function_name"]
         meta = completion_meta(job, completion, model)
         raw = {"raw": completion.text, "meta": meta}
         if checks.is_refusal(completion.text):
             return Reject("refusal", raw)
-        split = split_exercise(completion.text, name)
-        if isinstance(split, str) and (
-            completion.finish_reasons[0] == "length" or checks.unclosed_fence(completion.text)
-        ):
-            # Small models often go on after the function (tests, prints) until the token
-            # limit, or stop at the stop string before the closing fence. The function
-            # itself may be whole: keep the longest prefix of the block that parses.
-            code = complete_prefix(completion.text)
-            if code and completion.finish_reasons[0] == "length" and _ends_with_def(code, name):
-                code = None  # cut off inside the function, or right after it: not known whole
-            split = split_exercise(code, name) if code else None
-            if not isinstance(split, Split):
-                if completion.finish_reasons[0] == "length":
-                    return Reject("truncated", raw)
-                split = split_exercise(completion.text, name)
-            else:
-                meta["salvaged"] = completion.finish_reasons[0]
+        split = _split_reply(completion, name, body_required=validator is not None)
         if isinstance(split, str):
             reason, _, detail = split.partition(": ")
             return Reject(reason, raw, detail)
+        if split.salvaged:
+            meta["salvaged"] = split.salvaged
         record = {
             "prompt": split.prompt,
             "completion": split.completion,
@@ -347,50 +415,64 @@ def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validat
         }
         if split.repaired:
             record["meta"]["examples_repaired"] = True
-        if split.examples == 0 and settings.require_examples:
+        if validator is None:
+            return record
+        if split.examples == 0 and settings.check == "examples":
             return Reject("no_examples", record)
         verdict = validator.run(doctest_program(record["text"], name))
         record["meta"]["validation"] = verdict.status
         if verdict.status == "failed":
-            return Reject("examples_fail", record, _short(verdict.detail))
+            return Reject("examples_fail", record, short_detail(verdict.detail))
         if verdict.status == "timeout":
-            return Reject("timeout", record, _short(verdict.detail))
+            return Reject("timeout", record, short_detail(verdict.detail))
         if verdict.status != "passed":
-            return Reject("solution_error", record, _short(verdict.detail))
+            return Reject("solution_error", record, short_detail(verdict.detail))
         return record
 
     return postprocess
 
 
-def _short(text: str, n: int = 400) -> str:
-    text = re.sub(r"\s+\n", "\n", text or "").strip()
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
 def generate_exercises(
     llm: LLM, out: str | Path, settings: ExerciseSettings, runner: RunnerSettings
 ) -> dict[str, Any]:
-    """Generate (or resume), validate, deduplicate; return the summary written to ``out``."""
+    """Generate (or resume), verify, deduplicate; return the summary written to ``out``."""
     out = Path(out)
     templates = load_templates(settings.templates)
     jobs = exercise_jobs(settings, templates)
-    validator = _Validator(settings.timeout)
+    agreement = settings.check == "agreement"
+    validator = None if agreement else _Validator(settings.timeout)
     try:
         result = run_jobs(
             jobs,
             llm,
-            out / "generated",
+            out / "statements",
             postprocess=make_postprocess(settings, model_name(llm), validator),
             settings=runner,
             fingerprint=exercise_fingerprint(settings, llm, templates),
             desc="exercises",
         )
     finally:
-        validator.close()
+        if validator is not None:
+            validator.close()
+    records, rejects = read_records(out / "statements"), read_rejects(out / "statements")
+    usage = [result.usage]
+    extra: dict[str, Any] = {}
+    if agreement:
+        wanted = {j.id for j in jobs}
+        records = [r for r in records if r["id"] in wanted]
+        samples = sample_candidates(llm, out, records, settings, templates, runner)
+        usage.append(samples.usage)
+        records, failed = verify_exercises(out, records, settings, progress=runner.progress)
+        write_jsonl(out / "rejects-check.jsonl", failed)
+        rejects += failed
+        extra["agreement"] = agreement_summary(records, settings)
     return finalize(
         out,
         "exercises.jsonl",
         [j.id for j in jobs],
-        result.usage,
+        add_usage(usage),
+        records=records,
+        rejects=rejects,
         duplicate_key=lambda r: renamed_ast_dump(r["text"]),
+        extra=extra,
     )

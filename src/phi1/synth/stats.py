@@ -4,7 +4,10 @@ Reports distinct-n (unique word n-grams / all n-grams, n = 1..4), topic, audienc
 difficulty and function-name coverage, token counts (the codegen-350M-mono tokenizer the
 model trains on), the distribution of pairwise and nearest-neighbour cosine similarity of
 sentence embeddings (all-MiniLM-L6-v2, on a seeded sample when the set is large), and the
-reject reasons. Writes ``stats.json`` and ``stats.md`` into DIR.
+reject reasons. For textbooks it runs every kept section's code again in the sandbox and
+reports the share that runs (and the share that ran among the sections checked when they
+were made); for exercises, the agreement of their candidate solutions. Writes
+``stats.json`` and ``stats.md`` into DIR.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ def load_dataset(directory: str | Path) -> tuple[list[dict], list[dict], str]:
         final = d / f"{kind}.jsonl"
         if final.exists():
             records = list(read_jsonl(final, required=("id", "text")))
-            files = sorted((d / "generated").glob("rejects-*.jsonl"))
-            files.append(d / "rejects-dedup.jsonl")
+            # the runner passes' rejects (generated/, statements/), then the later checks'
+            files = sorted(d.glob("*/rejects-*.jsonl")) + sorted(d.glob("rejects-*.jsonl"))
             rejects = [r for p in files if p.exists() for r in read_jsonl(p)]
             return records, rejects, kind
     parts = sorted(d.glob("part-*.jsonl"))
@@ -102,7 +105,7 @@ def similarity(texts: list[str], *, sample: int, seed: int, spec: str) -> dict[s
 
 def compute_stats(
     directory: str | Path, *, embed: bool = True, sample: int = 2000, seed: int = 0,
-    embedder: str = "minilm",
+    embedder: str = "minilm", run_code: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     records, rejects, kind = load_dataset(directory)
     texts = [r["text"] for r in records]
@@ -139,7 +142,45 @@ def compute_stats(
         stats["coverage"]["function_names_distinct_share"] = round(len(set(names)) / len(names), 4)
     if embed and len(texts) >= 2:
         stats["similarity"] = similarity(texts, sample=sample, seed=seed, spec=embedder)
+    if kind == "textbooks" and run_code:
+        stats["code_runs"] = code_runs(records, rejects)
+    agreed = [m["agreement"] for m in metas if m.get("agreement")]
+    if agreed:
+        stats["agreement"] = {
+            "k": agreed[0]["k"],
+            "m": agreed[0]["m"],
+            "largest_group": dict(sorted(Counter(a["groups"][0] for a in agreed).items())),
+            "inputs_in_domain": _quantiles([float(a["inputs"]["domain"]) for a in agreed]),
+        }
     return stats
+
+
+def code_runs(records: list[dict], rejects: list[dict]) -> dict[str, Any]:
+    """Run each section's code again (in order, one namespace, in the sandbox): the share
+    of kept sections whose code runs, and of those checked when made, the share that ran."""
+    from phi1.sandbox.execute import Limits, Sandbox
+    from phi1.synth.textbooks import run_sections
+
+    with Sandbox(None, Limits(timeout=10.0)) as box:
+        verdicts = run_sections([r["text"] for r in records], box) if records else []
+    runs = sum(v["runs"] for v in verdicts)
+    failed = sum(r.get("reason") == "code_fails" for r in rejects)
+    passed_then = len(records) + sum(r.get("reason") in ("near_duplicate", "duplicate")
+                                     for r in rejects)  # fmt: skip
+    out: dict[str, Any] = {
+        "sections": len(records),
+        "run": runs,
+        "share": round(runs / len(records), 4) if records else None,
+        "failing": [
+            {"id": r["id"], "detail": v["detail"]}
+            for r, v in zip(records, verdicts, strict=True)
+            if not v["runs"]
+        ],
+    }
+    if failed:
+        out["checked_when_made"] = passed_then + failed
+        out["share_when_made"] = round(passed_then / (passed_then + failed), 4)
+    return out
 
 
 def render_markdown(stats: dict[str, Any]) -> str:
@@ -178,6 +219,27 @@ def render_markdown(stats: dict[str, Any]) -> str:
         lines.append(
             "- pairwise histogram: "
             + ", ".join(f"{k}: {v}" for k, v in sim["pairwise_histogram"].items())
+        )
+    code = stats.get("code_runs")
+    if code and code["sections"]:
+        line = (
+            f"- code that runs (every block in order, one namespace, sandboxed): "
+            f"{code['run']} of {code['sections']} kept sections ({code['share']:.1%})"
+        )
+        if "share_when_made" in code:
+            line += (
+                f"; {code['share_when_made']:.1%} of the {code['checked_when_made']} "
+                "checked when made (the others were rejected)"
+            )
+        lines.append(line)  # fmt: skip
+    agreement = stats.get("agreement")
+    if agreement:
+        lines.append(
+            f"- agreement: k {agreement['k']}, m {agreement['m']}; largest group of the kept: "
+            + "; ".join(
+                f"{g} of {agreement['k']} ({n})" for g, n in agreement["largest_group"].items()
+            )  # fmt: skip
+            + f"; inputs in the domain: median {agreement['inputs_in_domain'].get('p50')}"
         )
     if stats["reject_reasons"]:
         lines.append(

@@ -5,11 +5,22 @@ Each job draws a topic leaf (:mod:`phi1.synth.topics`), an audience and a style 
 size, and records every draw in ``meta``. A completion becomes a record only if it passes
 the checks (not truncated, no refusal, chat boilerplate stripped, fences closed, every
 Python block parses, enough code, length bounds, not degenerate repetition); otherwise it
-is a reject with its reason. Near-duplicates are then removed with MinHash
+is a reject with its reason. Then the code of every section runs in the sandbox
+(``run_code``): all its Python blocks in order in one namespace, as a reader typing them
+into one session would, a console block (``>>>`` prompts) through doctest so that the
+outputs it shows must be the ones Python prints (:func:`phi1.synth.checks.section_program`).
+
+The rule for a section whose code fails: **the section is rejected** (``code_fails``,
+with the block and the error), never patched by dropping the block. The prose around a
+block explains it and often its output, so a section without it would describe code that
+is not there; the teacher is asked for code that runs, and a rejected section costs one
+more request. Near-duplicates are then removed with MinHash
 (:func:`phi1.synth.dataset.finalize`).
 
 Layout of ``out``: ``generated/`` (the runner's shards, rejects and manifest: resumable),
-``textbooks.jsonl`` (the final records), ``rejects-dedup.jsonl``, ``summary.json``.
+``code-checks.jsonl`` (each section's verdict, kept so a re-run repeats none),
+``rejects-code.jsonl``, ``textbooks.jsonl`` (the final records), ``rejects-dedup.jsonl``,
+``summary.json`` (``code_runs``: sections whose code ran, of those checked).
 """
 
 from __future__ import annotations
@@ -19,11 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phi1.io import sha256_text, write_jsonl
 from phi1.llm.base import LLM, Completion
 from phi1.llm.prompts import check_template, load_templates
-from phi1.llm.runner import Job, Reject, RunnerSettings, run_jobs
+from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
 from phi1.synth import checks
-from phi1.synth.dataset import chat_job, completion_meta, finalize, model_name, run_fingerprint
+from phi1.synth.dataset import (
+    cached_checks,
+    chat_job,
+    completion_meta,
+    finalize,
+    model_name,
+    run_fingerprint,
+)
 from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves
 
 FIELDS = {"leaf", "subject", "area", "audience", "style", "words"}
@@ -56,11 +75,22 @@ class TextbookSettings:
     """MinHash Jaccard similarity at which a later section is a near-duplicate."""
     templates: str | None = None
     """YAML file overriding prompt templates by name (see phi1.llm.prompts)."""
+    run_code: bool = True
+    """Run each section's code blocks in order in the sandbox; reject a section whose code
+    raises or whose console block shows an output Python does not print."""
+    code_timeout: float = 10.0
+    """Seconds all the code of one section may take."""
+
+
+CHECK_ONLY = ("run_code", "code_timeout")
+"""Settings that decide what is kept after generation, not what is generated."""
 
 
 def textbook_fingerprint(settings: TextbookSettings, llm: LLM, templates: dict) -> dict:
     """What fixes each job's content: a run directory accepts only this configuration."""
-    return run_fingerprint("textbook", "textbook.section", settings, llm, templates)
+    return run_fingerprint(
+        "textbook", "textbook.section", settings, llm, templates, leave_out=CHECK_ONLY
+    )
 
 
 def textbook_jobs(settings: TextbookSettings, templates: dict[str, str]) -> list[Job]:
@@ -150,10 +180,72 @@ def generate_textbooks(
         fingerprint=textbook_fingerprint(settings, llm, templates),
         desc="textbooks",
     )
+    records, rejects = read_records(out / "generated"), read_rejects(out / "generated")
+    extra = {}
+    if settings.run_code:
+        records, failed = check_code(out, records, settings, progress=runner.progress)
+        write_jsonl(out / "rejects-code.jsonl", failed)
+        rejects += failed
+        extra["code_runs"] = {"checked": len(records) + len(failed), "run": len(records)}
     return finalize(
         out,
         "textbooks.jsonl",
         [j.id for j in jobs],
         result.usage,
+        records=records,
+        rejects=rejects,
         threshold=settings.dedup_threshold,
+        extra=extra,
     )
+
+
+def run_sections(texts: list[str], box: Any) -> list[dict[str, Any]]:
+    """Each section's code run in order in the sandbox ``box`` (a
+    :class:`phi1.sandbox.execute.Sandbox`): ``{"runs", "detail", "seconds", "blocks"}`` per
+    text (a text without Python blocks runs trivially)."""
+    results = box.run([checks.section_program(checks.python_blocks(t)) for t in texts])
+    return [
+        {
+            "runs": r.passed,
+            "detail": "" if r.passed else _block_error(r.status, r.detail),
+            "seconds": round(r.duration, 3),
+            "blocks": len(checks.python_blocks(t)),
+        }
+        for t, r in zip(texts, results, strict=True)
+    ]
+
+
+def _block_error(status: str, detail: str) -> str:
+    detail = (detail or "").removeprefix("AssertionError: ").strip()
+    return detail[:500] if status == "failed" else f"{status}: {detail}"[:500]
+
+
+def check_code(
+    out: Path, records: list[dict[str, Any]], settings: TextbookSettings, *, progress: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(records whose code runs, rejects)``; verdicts kept in ``out/code-checks.jsonl``."""
+    from phi1.sandbox.execute import Limits, Sandbox
+
+    with Sandbox(None, Limits(timeout=settings.code_timeout)) as box:
+        verdicts = cached_checks(
+            out / "code-checks.jsonl",
+            [(r["id"], r["text"]) for r in records],
+            {
+                "check": "section-code",
+                "timeout": settings.code_timeout,
+                "harness": sha256_text(checks.section_program([])),
+            },  # fmt: skip
+            lambda texts: run_sections(texts, box),
+            progress=progress,
+            desc="sections' code run",
+        )
+    kept, failed = [], []
+    for record in records:
+        verdict = verdicts[record["id"]]
+        if verdict["runs"]:
+            record["meta"]["code_runs"] = True
+            kept.append(record)
+        else:
+            failed.append({"id": record["id"], "reason": "code_fails",
+                           "detail": verdict["detail"], "record": record})  # fmt: skip
+    return kept, failed
