@@ -14,9 +14,10 @@ from ablate_helpers import SANITY
 
 from phi1.errors import Phi1Error
 from phi1.pipeline import Context, PipelineSettings, stage_named
-from phi1.pipeline.ablate import aggregate, compare, merge_patch, metric_keys
+from phi1.pipeline.ablate import merge_patch, metric_keys
 from phi1.pipeline.engine import run_config
 from phi1.pipeline.recipe import pipeline_settings
+from phi1.pipeline.results import aggregate, compare
 
 DATA = {
     "corpus": {"inputs": [f"edu={SANITY / 'educational'}"]},

@@ -13,23 +13,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
-import json
 import os
 import re
-import shlex
 import signal
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import phi1.pipeline.stages as stages
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, sha256_json
+from phi1.pipeline.attempt import Attempt, finish, new_manifest, run_calls, say
 from phi1.pipeline.recipe import (
     bind,
     check_keys,
@@ -42,11 +38,8 @@ from phi1.pipeline.recipe import (
 from phi1.pipeline.stages import Context, PipelineSettings, Skip, Stage
 from phi1.pipeline.state import (
     FORMAT_VERSION,
-    MANIFEST,
     STATE,
     SUPERSEDED,
-    counts,
-    digest,
     missing_outputs,
     now,
     read_manifest,
@@ -215,7 +208,7 @@ def _execute(
     }
     ctx = Context(root, set(), settings, cache=cache)
     n = len(planned)
-    _say(f"phi1 run: {recipe} -> {root} ({n} stages)")
+    say(f"phi1 run: {recipe} -> {root} ({n} stages)")
     forced = False
     try:
         with outcome(state, "phi1 run", "stages"):
@@ -229,7 +222,7 @@ def _execute(
         atomic_write_json(state_path, state)
         if on_end is not None and settings.report and state["status"] != "interrupted":
             on_end(root)
-    _say(f"phi1 run: done; stage folders in {root}")
+    say(f"phi1 run: done; stage folders in {root}")
     return state
 
 
@@ -243,7 +236,7 @@ def outcome(record: dict[str, Any], name: str, what: str) -> Iterator[None]:
         record["status"] = "done"
     except KeyboardInterrupt:
         record["status"] = "interrupted"
-        _say(f"{name}: interrupted; finished {what} are kept, re-run the same command to resume")
+        say(f"{name}: interrupted; finished {what} are kept, re-run the same command to resume")
         raise
     except Phi1Error as e:
         record["status"], record["error"] = "failed", str(e)
@@ -274,21 +267,22 @@ def run_stage(p: Planned, ctx: Context, head: str, forced: bool) -> dict[str, An
     if reason is None and old is not None:
         if old.get("status") == "done" and not missing_outputs(folder, stage):
             when = old["attempts"][-1].get("ended", "?") if old.get("attempts") else "?"
-            _say(f"{head} unchanged since {when}: skipped")
+            say(f"{head} unchanged since {when}: skipped")
             ctx.ran.add(stage.name)
             return {"status": "unchanged", "digest": old.get("digest")}
-        _say(f"{head} resuming (the last attempt did not finish)")
+        say(f"{head} resuming (the last attempt did not finish)")
         manifest = old
     else:
         if reason is not None:
             moved = _supersede(ctx.cache or root, folder)
-            _say(f"{head} {reason}: redoing it; the old folder is kept in {moved}")
-        manifest = _new_manifest(stage, key, p.section, args, inputs)
-        _say(f"{head} running: {manifest['command']}")
+            say(f"{head} {reason}: redoing it; the old folder is kept in {moved}")
+        manifest = new_manifest(stage, key, p.section, args, inputs)
+        say(f"{head} running: {manifest['command']}")
     folder.mkdir(parents=True, exist_ok=True)
-    attempt = _Attempt(folder, manifest)
-    _attempt(p, attempt, args, ctx.settings.launch.get(stage.name), head)
-    return _finish(stage, attempt, ctx, head)
+    attempt = Attempt(folder, manifest)
+    assert p.func is not None
+    run_calls(stage, p.func, attempt, args, ctx.settings.launch.get(stage.name), head)
+    return finish(stage, attempt, ctx, head)
 
 
 def _input_digest(ctx: Context, name: str, calls: list[dict]) -> str | None:
@@ -320,7 +314,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def _skipped(head: str, why: str) -> dict[str, Any]:
-    _say(f"{head} skipped: {why}")
+    say(f"{head} skipped: {why}")
     return {"status": "skipped", "reason": why}
 
 
@@ -338,144 +332,7 @@ def _redo_reason(folder: Path, old: dict | None, key: str, forced: bool) -> str 
     return None
 
 
-def _new_manifest(
-    stage: Stage, key: str, section: dict[str, Any], args: list[dict], inputs: dict
-) -> dict[str, Any]:
-    return {
-        "stage": stage.name,
-        "command": "phi1 " + " ".join(stage.words) if stage.cli else stage.func,
-        "key": key,
-        "section": section,
-        "args": args,
-        "inputs": inputs,
-        "attempts": [],
-    }
-
-
-class _Attempt:
-    """One call of a stage, recorded in its manifest as it goes (a kill -9 leaves it
-    ``running``; the next attempt marks it ``killed``)."""
-
-    def __init__(self, folder: Path, manifest: dict[str, Any]):
-        self.folder, self.manifest = folder, manifest
-        for earlier in manifest["attempts"]:
-            if earlier.get("status") == "running":  # its process died without a word
-                earlier["status"] = "killed"
-        manifest["status"] = "running"
-        self.record = {"started": now(), "status": "running", "pid": os.getpid()}
-        manifest["attempts"].append(self.record)
-        atomic_write_json(folder / MANIFEST, manifest)
-        self.t0, self.cpu0 = time.perf_counter(), _cpu_seconds()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def close(self, status: str, error: str | None = None) -> None:
-        self.record.update(status=status, ended=now(), seconds=round(self.elapsed(), 2))
-        self.record["cpu_seconds"] = round(_cpu_seconds() - self.cpu0, 2)
-        if error:
-            self.record["error"] = error
-        attempts = self.manifest["attempts"]
-        self.manifest["seconds"] = round(sum(a.get("seconds", 0) for a in attempts), 2)
-        self.manifest["status"] = status
-        atomic_write_json(self.folder / MANIFEST, self.manifest)
-
-
-def _attempt(
-    p: Planned, attempt: _Attempt, args: list[dict], launch: str | None, head: str
-) -> None:
-    """Call the stage's function once per wired call, logging its stdout to log.txt; an
-    interrupt or a failure is recorded in the manifest before it propagates."""
-    assert p.func is not None
-    folder = attempt.folder
-    try:
-        with (folder / "log.txt").open("a", encoding="utf-8") as log:
-            log.write(f"--- {now()} attempt {len(attempt.manifest['attempts'])}\n")
-            with contextlib.redirect_stdout(_Tee(sys.stdout, log)):  # type: ignore[type-var]
-                for call in args:
-                    _call(p.stage, p.func, call, launch)
-    except KeyboardInterrupt:
-        attempt.close("interrupted")
-        _say(f"{head} interrupted after {attempt.elapsed():.1f}s")
-        raise
-    except Exception as e:
-        message = str(e) if isinstance(e, Phi1Error) else f"{type(e).__name__}: {e}"
-        attempt.close("failed", message)
-        raise Phi1Error(
-            f"stage {p.stage.name} failed: {message} (finished stages are kept; fix it and "
-            f"re-run; log in {folder / 'log.txt'})"
-        ) from e
-
-
-def _finish(stage: Stage, attempt: _Attempt, ctx: Context, head: str) -> dict[str, Any]:
-    """Check that the stage wrote what it declares; record its digest and counts."""
-    folder, manifest = attempt.folder, attempt.manifest
-    missing = missing_outputs(folder, stage)
-    if missing:
-        # It returned without finishing: its work was handed to a cluster (datatrove's Slurm
-        # or Ray executor submits jobs and returns), or it is broken. Either way the next
-        # stage cannot start; a re-run calls it again, and it picks up what the jobs did.
-        attempt.close("incomplete", f"no {', '.join(missing)} yet")
-        _say(f"{head} returned without writing {', '.join(missing)}")
-        raise Phi1Error(
-            f"stage {stage.name} has not finished: no {', '.join(missing)} in {folder}. If it "
-            "submitted cluster jobs (executor slurm or ray), re-run this command when they are "
-            f"done; otherwise see {folder / 'log.txt'}"
-        )
-    manifest["digest"], manifest["artifacts"] = digest(folder, stage.artifacts)
-    manifest["counts"] = counts(stage, folder)
-    attempt.close("done")
-    ctx.ran.add(stage.name)
-    _say(f"{head} done in {manifest['attempts'][-1]['seconds']:.1f}s")
-    return {"status": "done", "digest": manifest["digest"], "seconds": manifest["seconds"]}
-
-
-def _call(stage: Stage, func: Callable, args: dict[str, Any], launch: str | None) -> None:
-    if launch is None:
-        func(**bind(func, args, f"recipe section {'.'.join(stage.section)}"))
-        return
-    cmd = [*shlex.split(launch), "-m", "phi1.cli", *stage.words, "--config", json.dumps(args)]
-    _say(f"         launch: {shlex.join(cmd[:-1])} '<section>'")
-    # stdout goes through this process, so the stage's log.txt gets it too; stderr
-    # (progress bars) goes straight to the terminal.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        for line in iter(proc.stdout.readline, b""):
-            sys.stdout.write(line.decode("utf-8", "replace"))
-            sys.stdout.flush()
-        rc = proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
-    if rc != 0:
-        raise Phi1Error(f"{shlex.split(launch)[0]} exited with status {rc}")
-
-
 # --- the run folder ---------------------------------------------------------------------------
-
-
-class _Tee:
-    """Write to the terminal and to the stage's log."""
-
-    def __init__(self, *streams: TextIO):
-        self.streams = streams
-
-    def write(self, text: str) -> int:
-        for s in self.streams:
-            s.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for s in self.streams:
-            s.flush()
-
-    def isatty(self) -> bool:
-        return False
 
 
 def _place(ctx: Context, name: str, key: str) -> Path:
@@ -560,16 +417,6 @@ def _supersede(root: Path, folder: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(folder, target)
     return target
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the stage's worker processes)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def _relative(value: Any, ctx: Context) -> Any:

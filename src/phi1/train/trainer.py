@@ -134,6 +134,24 @@ def run(job: TrainJob) -> dict[str, Any]:
         close_distributed()
 
 
+def _model_source(job: TrainJob, resume_from: Path | None) -> tuple[Any, dict | None]:
+    """The model's config and weights: from the checkpoint being resumed, the init model, or
+    a preset (no weights), with the run's dropout; its context must hold the data's blocks."""
+    source = resume_from or (resolve_model_dir(job.init) if job.init else None)
+    if source is not None:
+        config, weights = ckpt.load_model_state(source)
+    else:
+        from phi1.model.config import ModelConfig
+
+        config, weights = ModelConfig.from_name(job.model or "phi-1"), None
+    config = config.replace(attn_pdrop=job.train.dropout, resid_pdrop=job.train.dropout)
+    if job.data.block_size > config.block_size:
+        raise Phi1Error(
+            f"data.block_size={job.data.block_size} exceeds the model's context {config.block_size}"
+        )
+    return config, weights
+
+
 def _build_model(config: Any, weights: dict | None, device: torch.device, seed: int):
     """The model on ``device``: ``weights``, or a seeded initialisation (the same on every
     rank, which FSDP2 relies on), drawn on the device without a CPU copy first."""
@@ -159,19 +177,7 @@ class _Trainer:
         resume_from = _resume_point(job)
         state = ckpt.load_state(resume_from) if resume_from else None
 
-        # The model: from the checkpoint being resumed, the init model, or a preset.
-        source = resume_from or (resolve_model_dir(job.init) if job.init else None)
-        if source is not None:
-            config, weights = ckpt.load_model_state(source)
-        else:
-            from phi1.model.config import ModelConfig
-
-            config, weights = ModelConfig.from_name(job.model or "phi-1"), None
-        config = config.replace(attn_pdrop=t.dropout, resid_pdrop=t.dropout)
-        if data.block_size > config.block_size:
-            raise Phi1Error(
-                f"data.block_size={data.block_size} exceeds the model's context {config.block_size}"
-            )
+        config, weights = _model_source(job, resume_from)
         self.raw = _build_model(config, weights, d.device, t.seed)
         self.config = config
 
