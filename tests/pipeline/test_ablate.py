@@ -236,7 +236,9 @@ def test_a_variant_may_add_a_finetune_on_top_of_a_shared_pretraining(tmp_path):
     with serve(Teacher()) as server:
         recipe["ablate"]["variants"]["edu+exercises"] = {
             "synth": {"exercises": {"llm": {"model": server.url}, "runner": {"progress": False},
-                                    "exercise": {"n": 8, "examples": 1,
+                                    # one scripted exercise per name, checked by its
+                                    # examples (agreement is tested in tests/synth)
+                                    "exercise": {"n": 8, "examples": 1, "check": "examples",
                                                  "difficulties": ["easy"]}}},
             "finetune": finetune,
         }  # fmt: skip

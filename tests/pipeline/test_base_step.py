@@ -58,7 +58,9 @@ def _recipe(url: str, base_step: int) -> dict:
     finetune["train"].update(steps=2, lr=1e-3)
     recipe.update(
         synth={"exercises": {"llm": {"model": url},
-                             "exercise": {"n": 8, "examples": 1, "difficulties": ["easy"]},
+                             # one scripted exercise per name, checked by its examples
+                             "exercise": {"n": 8, "examples": 1, "check": "examples",
+                                          "difficulties": ["easy"]},
                              "runner": {"progress": False}}},
         finetune=finetune,
         eval={"humaneval": {"sampling": {"n": 1, "max_tokens": 8},
