@@ -37,7 +37,7 @@ from phi1.io import (
     write_jsonl,
 )
 from phi1.llm.base import LLM, Completion, GenParams, Request
-from phi1.llm.logprob import TokenProbe
+from phi1.llm.logprob import TokenProbe, logsumexp
 from phi1.llm.prompts import ANNOTATION_QUESTION, ANNOTATION_TEMPLATES, render
 
 TEMPLATES = ANNOTATION_TEMPLATES  # by name; the texts live in phi1.llm.prompts
@@ -186,7 +186,7 @@ class VerdictProbe(LLM):
         prefix = self._shared_prefix(messages, tokens)
         logits = self._probe.logprobs(tokens, prefix)  # the prefix's evaluation is kept
         high, low = self._verdict_ids()
-        lh, ll = _logsumexp(logits[high]), _logsumexp(logits[low])
+        lh, ll = logsumexp(logits[high].tolist()), logsumexp(logits[low].tolist())
         return float(1.0 / (1.0 + np.exp(ll - lh))), len(tokens)
 
     def _shared_prefix(self, messages: list[dict], tokens: list[int]) -> list[int]:
@@ -196,7 +196,7 @@ class VerdictProbe(LLM):
             text = self.inner.render_chat(stub)
             head = text[: text.index("\x00")] if "\x00" in text else ""
             # Drop the last few tokens: the text after the cut may merge with them.
-            self._prefix = self.inner.tokenize(head)[:-2] if head else []
+            self._prefix = self._probe.prefix_tokens(head)
         n = len(self._prefix)
         return self._prefix if tokens[:n] == self._prefix else []
 
@@ -206,13 +206,6 @@ class VerdictProbe(LLM):
             self._ids = (first_tokens((" high", " High", " HIGH")),
                          first_tokens((" low", " Low", " LOW")))  # fmt: skip
         return self._ids
-
-
-def _logsumexp(x: Any) -> float:
-    import numpy as np
-
-    m = float(np.max(x))
-    return m + float(np.log(np.exp(np.asarray(x, dtype=np.float64) - m).sum()))
 
 
 # -- parsing the judge's answer ---------------------------------------------------------------
