@@ -56,6 +56,7 @@ from typing import Any
 from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, read_json
 from phi1.model.config import PRESETS
+from phi1.pipeline.attempt import say
 from phi1.pipeline.engine import lock, outcome, plan, run_config, sigterm_as_interrupt
 from phi1.pipeline.recipe import (
     bind,
@@ -342,8 +343,8 @@ def run_ablation(
             if on_end is not None and result["status"] != "interrupted":
                 on_end(root)
     for line in result["comparisons"]:
-        _say(f"ablate: {line['text']}")
-    _say(f"ablate: done; {root / RESULT}")
+        say(f"ablate: {line['text']}")
+    say(f"ablate: done; {root / RESULT}")
     return result
 
 
@@ -353,7 +354,7 @@ def _data(ablation: Ablation) -> None:
     for i, variant in enumerate(variants, 1):
         seed = ablation.settings.seeds[0]
         config = {k: v for k, v in ablation.config(variant, seed).items() if k not in DATA_ONLY}
-        _say(f"ablate: data of variant {variant} ({i}/{len(variants)})")
+        say(f"ablate: data of variant {variant} ({i}/{len(variants)})")
         folder = ablation.folder(variant, seed)
         where = ablation.where(variant)
         try:
@@ -385,7 +386,7 @@ def _train(ablation: Ablation, result: dict[str, Any]) -> None:
     runs = [(v, seed) for v in s.variants for seed in s.seeds]
     for i, (variant, seed) in enumerate(runs, 1):
         folder = ablation.folder(variant, seed)
-        _say(f"ablate: [{i}/{len(runs)}] variant {variant}, seed {seed}: {folder}")
+        say(f"ablate: [{i}/{len(runs)}] variant {variant}, seed {seed}: {folder}")
         try:
             outcome = run_config(
                 ablation.config(variant, seed),
@@ -397,7 +398,7 @@ def _train(ablation: Ablation, result: dict[str, Any]) -> None:
             raise Phi1Error(f"ablate: variant {variant}, seed {seed}: {e}") from None
         stages = outcome.get("stages", {})
         fresh = any(v.get("status") == "done" for v in stages.values())
-        _say(f"ablate: variant {variant}, seed {seed}: " + ("done" if fresh else "unchanged"))
+        say(f"ablate: variant {variant}, seed {seed}: " + ("done" if fresh else "unchanged"))
         result["variants"][variant]["runs"][str(seed)] = collect_run(
             folder, ablation.root, ablation.metrics
         )
@@ -445,7 +446,3 @@ def _write(ablation: Ablation, result: dict[str, Any]) -> None:
         entry.update(aggregate(entry["runs"], keys))
     result["comparisons"] = compare(result, ablation.settings.baseline or "", keys[0])
     atomic_write_json(ablation.root / RESULT, result)
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
