@@ -29,6 +29,7 @@ from phi1.data.classifier import (
 )
 from phi1.io import read_jsonl
 from phi1.llm.embed import Embedder, _normalise, load_embedder
+from phi1.llm.llamacpp import default_threads
 from phi1.llm.registry import MODELS
 
 BATCH = 25
@@ -49,12 +50,13 @@ def both_poolings(spec: str, views: list[str], partial: Path) -> tuple[Embedder,
     import llama_cpp
 
     s = ClassifierSettings()
+    threads = default_threads()  # $PHI1_LLAMA_THREADS, else the cores idle now
     mean = load_embedder(spec, max_chunks=s.max_chunks, pooling="mean")
     last = load_embedder(spec, max_chunks=s.max_chunks, pooling="last")
     tokens = llama_cpp.Llama(
         model_path=str(mean.path), embedding=True, n_ctx=mean.window, n_batch=mean.window,
         n_ubatch=mean.window, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
-        n_threads=1, n_threads_batch=1, verbose=False,
+        n_threads=threads, n_threads_batch=threads, verbose=False,
     )  # fmt: skip
     stash: list[np.ndarray] = []
 
@@ -97,6 +99,7 @@ def main() -> None:
     args = ap.parse_args()
     ann, out = Path(args.annotations), Path(args.out)
     annotations, _ = load_annotations(ann)  # checks the folder
+    out.mkdir(parents=True, exist_ok=True)  # the resumable partial file lives there
     sample = {r["id"]: r for r in read_jsonl(ann / "sample.jsonl")}
     ids = sorted({a["id"] for a in annotations} if args.labelled_only else sample)
     # The run's view (annotate.json has its settings only once the run has finished).
