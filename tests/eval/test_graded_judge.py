@@ -18,6 +18,7 @@ from phi1.eval.graded import (
     GradeProbe,
     GradingSettings,
     JudgeSettings,
+    best_cut,
     judge_messages,
     load_graded_problems,
     parse_grade,
@@ -211,6 +212,22 @@ def test_roc_auc_against_sklearn():
     assert roc_auc([], [1.0]) is None
 
 
+def test_best_cut_reaches_youdens_j_of_the_roc_curve():
+    from sklearn.metrics import roc_curve
+
+    rng = __import__("random").Random(1)
+    for _ in range(30):
+        pos = [rng.choice([2, 5.5, 6, 6.5, 7, 9]) for _ in range(rng.randint(1, 9))]
+        neg = [rng.choice([0, 2, 5.5, 6, 6.25, 8]) for _ in range(rng.randint(1, 9))]
+        fpr, tpr, _ = roc_curve([1] * len(pos) + [0] * len(neg), pos + neg)
+        cut, balanced = best_cut(pos, neg)
+        assert balanced == pytest.approx((1 + max(tpr - fpr)) / 2, abs=1e-12)
+        right = sum(p >= cut for p in pos) / len(pos) + sum(n < cut for n in neg) / len(neg)
+        assert right / 2 == pytest.approx(balanced, abs=1e-12)  # the cut is the one it reports
+    assert best_cut([9.0, 8.0], [2.0, 3.0]) == (5.5, 1.0)
+    assert best_cut([], [1.0]) is None
+
+
 def test_the_student_code_is_shown_without_the_problems_docstring():
     problem = PROBLEMS[IDS[0]].problem
     code = student_code(problem.prompt, problem.canonical_solution)
@@ -241,9 +258,11 @@ def test_calibration_over_http_reports_how_the_judge_separates(tmp_path, capsys)
     assert cal["mean_grade"] == {"reference": 9.0, "wrong": 2.0}
     assert cal["roc_auc"] == 1.0 and cal["roc_auc_passed_vs_failed"] == 1.0
     assert cal["correlation"] == 1.0 and not cal["below_floor"]
+    assert cal["cut"] == 5.5 and cal["balanced_accuracy"] == 1.0  # between 2 and 9
     assert summary["judge"]["method"] == "generate"
     out = capsys.readouterr().out
     assert "ROC-AUC reference vs wrong 1.0" in out and "WARNING" not in out
+    assert "read as right at grade >= 5.5" in out
     rows = list(
         read_jsonl(next((tmp_path / "cal").glob("judge-*")) / "calibration" / "grades.jsonl")
     )
@@ -258,6 +277,23 @@ def test_calibration_over_http_reports_how_the_judge_separates(tmp_path, capsys)
                          grading=grading)  # fmt: skip
     assert summary["calibration"]["roc_auc"] == 0.5 and summary["calibration"]["below_floor"]
     assert "WARNING" in capsys.readouterr().out
+
+
+def test_judged_right_reads_a_calibrated_run_on_the_scale_of_pass_at_1(tmp_path, capsys):
+    """Half the solutions are references, half known-wrong: the judge that tells them apart
+    reads half as right, whatever the mean grade says."""
+    wrong = {w["task_id"]: w["completion"] for w in read_jsonl(WRONG)}
+    samples = tmp_path / "samples.jsonl"
+    rows = [{"task_id": t, "completion": PROBLEMS[t].problem.canonical_solution if i % 2
+             else wrong[t]} for i, t in enumerate(IDS)]  # fmt: skip
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    grading = GradingSettings(limit=4, calibrate=True, progress=False)
+    with serve(reference_checking_judge) as server:
+        summary = graded(judge=LLMSettings(model=server.url), samples=str(samples),
+                         out=str(tmp_path / "run"), grading=grading)  # fmt: skip
+    assert summary["score"] == 55.0 and summary["pass@1"] == 50.0  # grades 2, 9, 2, 9
+    assert summary["calibration"]["cut"] == 5.5 and summary["judged_right"] == 50.0
+    assert "| 55 | 50 | 50 |" in capsys.readouterr().out  # score, judged right, pass@1
 
 
 @pytest.mark.llm

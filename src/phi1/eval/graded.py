@@ -224,6 +224,34 @@ def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float | N
     return wins / (len(positives) * len(negatives))
 
 
+def best_cut(positives: Sequence[float], negatives: Sequence[float]) -> tuple[float, float] | None:
+    """The grade at or above which a solution is read as right: the cut between two adjacent
+    grades that best separates ``positives`` from ``negatives`` by balanced accuracy (the
+    mean of the two sides' recall, ``(1 + Youden's J) / 2``), the lowest cut on a tie;
+    ``(cut, balanced accuracy)``, None when either side is empty."""
+    if not positives or not negatives:
+        return None
+    values = sorted(set(positives) | set(negatives))
+    cuts = [values[0]] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)]
+    cuts.append(values[-1] + 1)  # nothing is right
+    best: tuple[float, float] | None = None
+    for cut in cuts:
+        tpr = sum(p >= cut for p in positives) / len(positives)
+        tnr = sum(n < cut for n in negatives) / len(negatives)
+        if best is None or (tpr + tnr) / 2 > best[1]:
+            best = (cut, (tpr + tnr) / 2)
+    return best
+
+
+def judged_right(rows: Sequence[dict[str, Any]], cut: float) -> float | None:
+    """The share (%) of ``rows`` graded at or above the calibrated ``cut``: the judge's
+    verdict read on the scale of pass@1 (an unparsed grade counts as not right)."""
+    if not rows:
+        return None
+    right = sum(r["grade"] is not None and float(r["grade"]) >= cut for r in rows)
+    return round(100 * right / len(rows), 2)
+
+
 def summarize_by(rows: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     """:func:`summarize` for each value of ``key`` (difficulty, skill)."""
     values = sorted({r.get(key, "") for r in rows})
@@ -744,6 +772,8 @@ def write_grades(
     }
     if calibration is not None:
         summary["calibration"] = calibration
+        if calibration.get("cut") is not None:
+            summary["judged_right"] = judged_right(rows, calibration["cut"])
     atomic_write_json(folder / "summary.json", summary)
     return summary
 
@@ -780,14 +810,16 @@ def format_table(summaries: Sequence[dict[str, Any]]) -> str:
         return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
     lines = [
-        "| solver | judge | score (0-100) | pass@1 (%) | correlation | graded | unparsed |",
-        "|---|---|---|---|---|---|---|",
+        "| solver | judge | score (0-100) | judged right (%) | pass@1 (%) | correlation | graded "
+        "| unparsed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         solver = s["solver"].get("model") or Path(s["solver"].get("samples", "?")).name
         judge = s["judge"].get("name") or s["judge"].get("model") or "?"
         lines.append(
-            f"| {solver} | {judge} | {show(s['score'])} | {show(s['pass@1'])} | "
+            f"| {solver} | {judge} | {show(s['score'])} | {show(s.get('judged_right'))} | "
+            f"{show(s['pass@1'])} | "
             f"{show(s['correlation'])} | {s['graded']}/{s['problems']} | {s['unparsed']} |"
         )
     return "\n".join(lines)
@@ -880,6 +912,9 @@ def calibration_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                                         [1.0 if r["passed"] else 0.0 for r in graded])),
         "floor": CALIBRATION_FLOOR,
     }  # fmt: skip
+    cut = best_cut(ref, wrong)
+    out["cut"] = None if cut is None else round(cut[0], 4)
+    out["balanced_accuracy"] = None if cut is None else round(cut[1], 4)
     out["below_floor"] = auc is None or auc < CALIBRATION_FLOOR
     return out
 
@@ -901,6 +936,11 @@ def format_calibration(cal: dict[str, Any], judge: str) -> str:
         f"{cal['roc_auc_passed_vs_failed']}); mean grade: {means}; correlation with "
         f"passing {cal['correlation']}; solutions {cal['solutions']}"
     ]
+    if cal.get("cut") is not None:
+        lines.append(
+            f"read as right at grade >= {cal['cut']:g} (the cut that best separates reference "
+            f"from wrong: balanced accuracy {cal['balanced_accuracy']:g})"
+        )
     if cal["below_floor"]:
         lines.append(
             f"WARNING: judge {judge} calibrates at ROC-AUC {cal['roc_auc']}, below "

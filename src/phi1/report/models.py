@@ -202,27 +202,31 @@ def graded(run: Run, s: Section) -> None:
         if not summ:
             continue
         judge = folder.removeprefix("judge-")
-        keys = ("score", "pass@1", "correlation", "graded", "unparsed", "problems")
+        keys = ("score", "judged_right", "pass@1", "correlation", "graded", "unparsed",
+                "problems")  # fmt: skip
         out[judge] = {k: summ.get(k) for k in keys}
         s.add(f"<h3>Judge {esc(judge)}</h3>",
-              table(["score (0-100)", "pass@1 (%)", "correlation", "graded", "unparsed"],
-                    [[num(summ.get("score")), num(summ.get("pass@1")),
+              table(["score (0-100)", "judged right (%)", "pass@1 (%)", "correlation", "graded",
+                     "unparsed"],
+                    [[num(summ.get("score")), num(summ.get("judged_right")),
+                      num(summ.get("pass@1")),
                       num(summ.get("correlation")),
                       f"{summ.get('graded')}/{summ.get('problems')}",
                       str(summ.get("unparsed"))]]))  # fmt: skip
         cal = summ.get("calibration")
         if cal:
             out[judge]["calibration"] = {
-                k: cal.get(k) for k in ("roc_auc", "mean_grade", "correlation", "below_floor")
+                k: cal.get(k)
+                for k in ("roc_auc", "mean_grade", "correlation", "cut", "below_floor")
             }
             means = ", ".join(f"{k} {num(v)}" for k, v in (cal.get("mean_grade") or {}).items())
             s.add(table(["calibration", "ROC-AUC reference vs wrong", "right vs wrong",
-                         "passed vs failed", "mean grade", "correlation"],
+                         "passed vs failed", "mean grade", "correlation", "right at"],
                         [["below the floor " + num(cal.get("floor")) if cal.get("below_floor")
                           else "ok", num(cal.get("roc_auc")),
                           num(cal.get("roc_auc_right_vs_wrong")),
                           num(cal.get("roc_auc_passed_vs_failed")), means,
-                          num(cal.get("correlation"))]]))  # fmt: skip
+                          num(cal.get("correlation")), ">= " + num(cal.get("cut"))]]))  # fmt: skip
         by = summ.get("by_difficulty") or {}
         if by:
             s.add(table(["difficulty", "problems", "score", "pass@1 (%)"],
