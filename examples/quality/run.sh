@@ -31,18 +31,22 @@ if step 2; then
 print(e('$R/ann15', '$E/labels-qwen2.5-coder-1.5b.jsonl'))"
 fi
 
-# 3. The table: embedder x label set x model (embeddings cached under $R/table).
+# 3. The table: embedder x model, ROC-AUC against the judge on random and package-grouped
+#    folds, and on the sanity set (embeddings cached under $R/t1000; the code LLM's two
+#    poolings from one pass, ~1 file/s on 2 cores).
 if step 3; then
-    $PY $E/precompute.py $R/ann15 --out $R/table --embedders hash code minilm hash+code \
-        --models forest
-    $PY $E/table.py $R/ann15 --out $R/table --embedders hash+code hash \
-        --models forest logistic --label-rules judge top:0.5
-    $PY $E/table.py $R/ann15 --out $R/table --embedders code minilm \
-        --models forest logistic --label-rules judge
+    $PY $E/precompute.py $R/ann15 --out $R/t1000 --embedders qwen2.5-coder-0.5b-instruct \
+        --poolings mean last --max-chars 1000 --models forest logistic
+    $PY $E/precompute.py $R/ann15 --out $R/t1000 --embedders hash code hash+code \
+        --models forest logistic
+    $PY $E/grouped_cv.py $R/ann15 --cache $R/t1000 --embedders \
+        qwen2.5-coder-0.5b-instruct@last qwen2.5-coder-0.5b-instruct hash+code hash code
 fi
 
 # 4. The default classifier (the table's best row; ClassifierSettings' defaults).
 if step 4; then
+    mkdir -p $E/classifier  # the step-3 embeddings of the 1,000 files: no second pass
+    cp $R/t1000/qwen2.5-coder-0.5b-instruct@last-logistic/embeddings.npz $E/classifier/
     .venv/bin/phi1 classifier train $E/labels-qwen2.5-coder-1.5b.jsonl --out $E/classifier
     rm -f $E/classifier/embeddings.npz
 fi
@@ -58,7 +62,7 @@ fi
 
 # 6. The sanity-set figure and the scoring speed; the judge's own sanity figure.
 if step 6; then
-    $PY benchmarks/bench_filter.py --classifier $E/classifier --limit 200 --sanity \
+    $PY benchmarks/bench_filter.py --classifier $E/classifier --limit 100 --sanity \
         | tee $E/bench_filter.txt
     $PY benchmarks/bench_filter.py --no-speed --judge qwen2.5-coder-1.5b-instruct \
         --judge-template educational_value_rubric --judge-chars 1000 | tee $E/judge_sanity.txt

@@ -384,8 +384,23 @@ def default_classifier() -> QualityClassifier:
 
 
 @pytest.fixture(scope="module")
-def default_sanity_scores(default_classifier, sanity_records) -> np.ndarray:
-    return default_classifier.score([r["text"] for r in sanity_records])
+def default_scores(default_classifier, sanity_records) -> dict[str, np.ndarray]:
+    """The sanity set's scores, and its educational files' with each banner prepended, from
+    one call (a view that skips the banner is embedded once: the default embeds ~1 file/s)."""
+    texts = [r["text"] for r in sanity_records]
+    edu = [t for t, r in zip(texts, sanity_records, strict=True) if _hand_label(r) == "high"]
+    names = sorted(BANNERS)
+    scores = default_classifier.score(texts + [BANNERS[b] + t for b in names for t in edu])
+    out = {"sanity": scores[: len(texts)]}
+    for k, b in enumerate(names):
+        start = len(texts) + k * len(edu)
+        out[b] = scores[start : start + len(edu)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_sanity_scores(default_scores) -> np.ndarray:
+    return default_scores["sanity"]
 
 
 def _default_sanity_auc(default_sanity_scores, sanity_records) -> float:
@@ -406,10 +421,11 @@ def test_the_default_classifier_is_the_default_and_ranks_above_chance(
     assert _default_sanity_auc(default_sanity_scores, sanity_records) > 0.6
 
 
-# Issue 16's targets, not met by the committed classifier (sanity ROC-AUC 0.705 against its
-# judge's 0.997; held out 0.733): 178 labels from the 1.5B judge, whose preferences on real
-# files do not carry over to the sanity set (examples/quality/README.md). Strict: a
-# classifier that meets them turns this into a failure to remove the mark.
+# Issue 16's targets: the committed classifier (logistic regression on Qwen2.5-Coder-0.5B's
+# last hidden state, 1,000 labels of the 1.5B judge) meets 0.85 on the sanity set (0.90) and
+# 0.80 held out (0.85), but not "its judge's figure minus 0.05" (0.997 - 0.05 = 0.947;
+# examples/quality/README.md). Strict: a classifier that meets all of them turns this into
+# a failure to remove the mark.
 @pytest.mark.xfail(strict=True, reason="issue 16 targets not met yet; see examples/quality")
 def test_the_default_classifier_ranks_the_sanity_set_as_well_as_its_judge(
     default_classifier, default_sanity_scores, sanity_records
@@ -422,13 +438,30 @@ def test_the_default_classifier_ranks_the_sanity_set_as_well_as_its_judge(
     assert meta["metrics"]["roc_auc"] >= 0.80  # held out, against the judge's labels
 
 
+def test_each_distinct_view_is_embedded_once():
+    from phi1.data.classifier import embed_unique
+
+    emb = load_embedder("hash")
+    seen: list[list[str]] = []
+    plain = emb.embed
+
+    def recording(texts, batch_size=32):
+        seen.append(list(texts))
+        return plain(texts, batch_size=batch_size)
+
+    emb.embed = recording
+    views = ["def f(): pass", "x = 1", "def f(): pass", "x = 1", "y = 2"]
+    X = embed_unique(emb, views, 32)
+    assert seen == [["def f(): pass", "x = 1", "y = 2"]]
+    np.testing.assert_array_equal(X, plain(views))
+
+
 @pytest.mark.parametrize("banner", sorted(BANNERS))
 def test_a_license_or_generated_banner_does_not_move_the_score(
-    banner, default_classifier, default_sanity_scores, sanity_records
+    banner, default_scores, sanity_records
 ):
     edu = [i for i, r in enumerate(sanity_records) if _hand_label(r) == "high"]
-    prefixed = default_classifier.score([BANNERS[banner] + sanity_records[i]["text"] for i in edu])
-    moved = np.abs(prefixed - default_sanity_scores[edu])
+    moved = np.abs(default_scores[banner] - default_scores["sanity"][edu])
     assert moved.max() < 0.1, [sanity_records[i]["id"] for i in np.argsort(-moved)[:3]]
 
 
