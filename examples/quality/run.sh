@@ -39,14 +39,17 @@ if step 3; then
         --poolings mean last --max-chars 1000 --models forest logistic
     $PY $E/precompute.py $R/ann15 --out $R/t1000 --embedders hash code hash+code \
         --models forest logistic
+    $PY $E/precompute.py $R/ann15 --out $R/t1000 \
+        --embedders qwen2.5-coder-0.5b-instruct@last+code --models logistic forest
     $PY $E/grouped_cv.py $R/ann15 --cache $R/t1000 --embedders \
-        qwen2.5-coder-0.5b-instruct@last qwen2.5-coder-0.5b-instruct hash+code hash code
+        qwen2.5-coder-0.5b-instruct@last qwen2.5-coder-0.5b-instruct hash+code hash code \
+        qwen2.5-coder-0.5b-instruct@last+code
 fi
 
 # 4. The default classifier (the table's best row; ClassifierSettings' defaults).
 if step 4; then
     mkdir -p $E/classifier  # the step-3 embeddings of the 1,000 files: no second pass
-    cp $R/t1000/qwen2.5-coder-0.5b-instruct@last-logistic/embeddings.npz $E/classifier/
+    cp $R/t1000/qwen2.5-coder-0.5b-instruct@last+code-logistic/embeddings.npz $E/classifier/
     .venv/bin/phi1 classifier train $E/labels-qwen2.5-coder-1.5b.jsonl --out $E/classifier
     rm -f $E/classifier/embeddings.npz
 fi

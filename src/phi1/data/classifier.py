@@ -36,7 +36,7 @@ WINDOWS = ("judge", "file")
 class ClassifierSettings:
     """How the classifier is trained; ``phi1 classifier train`` takes it as ``classifier:``."""
 
-    embedder: str = "qwen2.5-coder-0.5b-instruct@last"
+    embedder: str = "qwen2.5-coder-0.5b-instruct@last+code"
     """Embedder spec: a registry model (llama.cpp embedding mode; NAME@last: the last
     token's hidden state), minilm, hash, code (hand features of code shape), A+B (side by
     side), hf:PATH, phi1:DIR, gguf:PATH. The default, a code LLM's last hidden state (the
