@@ -40,10 +40,10 @@ class ClassifierSettings:
     """Embedder spec: a registry model (llama.cpp embedding mode; NAME@last: the last
     token's hidden state), minilm, hash, code (hand features of code shape), A+B (side by
     side), hf:PATH, phi1:DIR, gguf:PATH. The default, a code LLM's last hidden state (the
-    paper's kind of embedding), won examples/quality's table by ROC-AUC against the judge
-    cross-validated by package (no package on both sides of a fold); ``hash+code`` scores
-    hundreds of files per second where this scores about one, and is what the laptop
-    recipes use."""
+    paper's kind of embedding) beside 26 hand features of code shape, won
+    examples/quality's table by ROC-AUC against the judge cross-validated by package (no
+    package on both sides of a fold); ``hash+code`` scores hundreds of files per second
+    where this scores about one, and is what the laptop recipes use."""
     model: str = "logistic"
     """forest (the paper's random forest), logistic (standardised logistic regression, its
     strength chosen by 5-fold cross-validation on the training part) or boosted (histogram
