@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,16 @@ def write_recipe(path: Path, recipe: dict) -> Path:
     return path
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored (`make test &`, nohup), and the
+    # child would inherit that: Python then never raises KeyboardInterrupt, and a test of
+    # what ^C does would see the run finish instead.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(*args: str, log: Path) -> subprocess.Popen:
-    """``phi1 ARGS`` as its own process group (so a signal reaches it and its workers)."""
+    """``phi1 ARGS`` as its own process group (so a signal reaches it and its workers),
+    with SIGINT's default disposition whatever this process inherited."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as f:
         return subprocess.Popen(
@@ -50,6 +59,7 @@ def spawn(*args: str, log: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
 
 
