@@ -220,13 +220,14 @@ def graded(run: Run, s: Section) -> None:
                 for k in ("roc_auc", "mean_grade", "correlation", "cut", "below_floor")
             }
             means = ", ".join(f"{k} {num(v)}" for k, v in (cal.get("mean_grade") or {}).items())
+            right_at = "-" if cal.get("cut") is None else ">= " + num(cal["cut"])  # older runs
             s.add(table(["calibration", "ROC-AUC reference vs wrong", "right vs wrong",
                          "passed vs failed", "mean grade", "correlation", "right at"],
                         [["below the floor " + num(cal.get("floor")) if cal.get("below_floor")
                           else "ok", num(cal.get("roc_auc")),
                           num(cal.get("roc_auc_right_vs_wrong")),
                           num(cal.get("roc_auc_passed_vs_failed")), means,
-                          num(cal.get("correlation")), ">= " + num(cal.get("cut"))]]))  # fmt: skip
+                          num(cal.get("correlation")), right_at]]))  # fmt: skip
         by = summ.get("by_difficulty") or {}
         if by:
             s.add(table(["difficulty", "problems", "score", "pass@1 (%)"],
