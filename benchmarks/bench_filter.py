@@ -51,7 +51,8 @@ def speed(clf: QualityClassifier, limit: int, batch_size: int, rounds: int = 4) 
     peer.encode(["warm up"])
     clf.embed(["warm up"])  # load our model before timing
     model = clf.meta["settings"].get("model", "forest")
-    print(f"input: {len(texts)} stdlib files ({mb:.1f} MB); ours: {clf.meta['embedder']['name']} "
+    name = clf.meta.get("embedder_spec") or clf.meta["embedder"]["name"]
+    print(f"input: {len(texts)} stdlib files ({mb:.1f} MB); ours: {name} "
           f"+ {model} on {clf.view or 'whole files'}")  # fmt: skip
     t_peer = t_ours = 0.0
     peer_X, ours = [], []

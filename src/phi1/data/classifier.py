@@ -36,14 +36,16 @@ WINDOWS = ("judge", "file")
 class ClassifierSettings:
     """How the classifier is trained; ``phi1 classifier train`` takes it as ``classifier:``."""
 
-    embedder: str = "qwen2.5-coder-0.5b-instruct@last+code"
+    embedder: str = "qwen2.5-coder-0.5b-instruct@ask"
     """Embedder spec: a registry model (llama.cpp embedding mode; NAME@last: the last
-    token's hidden state), minilm, hash, code (hand features of code shape), A+B (side by
-    side), hf:PATH, phi1:DIR, gguf:PATH. The default, a code LLM's last hidden state (the
-    paper's kind of embedding) beside 26 hand features of code shape, won
-    examples/quality's table by ROC-AUC against the judge cross-validated by package (no
-    package on both sides of a fold); ``hash+code`` scores hundreds of files per second
-    where this scores about one, and is what the laptop recipes use."""
+    token's hidden state; NAME@ask: the last state after the judge's question about the
+    window), minilm, hash, code (hand features of code shape), A+B (side by side),
+    hf:PATH, phi1:DIR, gguf:PATH. The default, a code LLM's state where it would answer
+    the judge's question (the paper's kind of embedding, asked the paper's question), ties
+    the best of examples/quality's table by ROC-AUC against the judge cross-validated by
+    package (no package on both sides of a fold) and leads it on random folds;
+    ``hash+code`` scores hundreds of files per second where this scores under one, and is
+    what the laptop recipes use."""
     model: str = "logistic"
     """forest (the paper's random forest), logistic (standardised logistic regression, its
     strength chosen by 5-fold cross-validation on the training part) or boosted (histogram
@@ -359,7 +361,8 @@ def format_report(meta: dict[str, Any]) -> str:
     auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.3f}"
     lines = [
         f"quality classifier: {_model_line(meta['settings'])} on "
-        f"{meta['embedder']['name']} embeddings (dim {meta['embedder']['dim']}) of "
+        f"{meta.get('embedder_spec') or meta['embedder']['name']} embeddings "
+        f"(dim {meta['embedder']['dim']}) of "
         f"{_view_line(meta.get('view'))}",
         f"labels: {meta['label_counts']['high']} high, {meta['label_counts']['low']} low; "
         f"train {meta['n_train']}, held out {meta['n_test']}",

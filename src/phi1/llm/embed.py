@@ -17,7 +17,8 @@ row per text, L2-normalised, so a dot product is a cosine similarity and
   not meaning. The default of decontamination, where it only picks the candidate problems
   that the AST comparison then judges.
 - ``code``: 26 hand features of Python code's shape (:mod:`phi1.llm.code_features`), not
-  normalised; ``NAME`` (a registry GGUF model, ``NAME@last`` for last-token pooling);
+  normalised; ``NAME`` (a registry GGUF model, ``NAME@last`` for last-token pooling,
+  ``NAME@ask`` for the last token's state after the quality judge's question);
   ``A+B``: two embedders' rows side by side (the quality classifier's default is
   ``hash+code``).
 
@@ -308,12 +309,19 @@ class GGUFEmbedder(Embedder):
     model's last norm) pooled over each window.
 
     ``pooling="mean"`` averages every token's state; ``"last"`` takes the last token's,
-    which in a causal model is the only one that has attended to the whole window. A
+    which in a causal model is the only one that has attended to the whole window;
+    ``"ask"`` sets the window in the quality judge's question (:data:`phi1.llm.prompts.
+    EMBED_ASK`, rendered by the GGUF's chat template, the reply started) and takes the last
+    token's state, the one the model would answer from: a probe of what the model thinks
+    of the window rather than of what comes next in it (PromptEOL-style). The window's
+    ``<|`` is written ``< |`` so that no file opens a chat turn. A
     registry model (``qwen2.5-coder-0.5b-instruct``) is named by its registry name and its
     pinned sha256; a ``gguf:PATH`` by its file name and the file's hash.
     """
 
-    POOLINGS = ("mean", "last")
+    POOLINGS = ("mean", "last", "ask")
+    ASK_ROOM = 320
+    """Tokens the question around a window may take (the context is the window plus this)."""
 
     def __init__(
         self,
@@ -332,11 +340,14 @@ class GGUFEmbedder(Embedder):
         if not self.path.is_file():
             raise Phi1Error(f"embedder {spec!r}: no such file {self.path}")
         if pooling not in self.POOLINGS:
-            raise Phi1Error(f"embedder {spec!r}: pooling must be mean or last, got {pooling!r}")
+            raise Phi1Error(
+                f"embedder {spec!r}: pooling must be mean, last or ask, got {pooling!r}"
+            )
         self.pooling = pooling
         self._sha256 = sha256
         self._dim: int | None = None
         self._limit = max_tokens or 512
+        self._ask: tuple[str, str] | None = None  # the question's text before and after
 
     @property
     def dim(self) -> int:
@@ -346,11 +357,16 @@ class GGUFEmbedder(Embedder):
         return self._dim
 
     def _describe(self) -> dict[str, Any]:
-        return {
+        out = {
             "model_type": "gguf",
             "weights_sha256": self._sha256 or _cached_sha256(self.path),
             "pooling": self.pooling,
         }
+        if self.pooling == "ask":
+            from phi1.llm.prompts import EMBED_ASK
+
+            out["prompt_sha256"] = sha256_json(EMBED_ASK)
+        return out
 
     def _load(self) -> Any:
         try:
@@ -359,9 +375,10 @@ class GGUFEmbedder(Embedder):
             raise Phi1Error("gguf: embedders need llama-cpp-python (pip install phi1)") from None
         from phi1.llm.llamacpp import default_threads
 
-        window = self._limit
+        window = self._limit + (self.ASK_ROOM if self.pooling == "ask" else 0)
         pooling = {"mean": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                   "last": llama_cpp.LLAMA_POOLING_TYPE_LAST}[self.pooling]  # fmt: skip
+                   "last": llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                   "ask": llama_cpp.LLAMA_POOLING_TYPE_LAST}[self.pooling]  # fmt: skip
         threads = self.n_threads or default_threads()
         try:
             llm = llama_cpp.Llama(
@@ -378,7 +395,29 @@ class GGUFEmbedder(Embedder):
         except (ValueError, RuntimeError) as e:
             raise Phi1Error(f"embedder {self.spec!r}: cannot load {self.path} ({e})") from None
         self._dim = int(llm.n_embd())
+        if self.pooling == "ask":
+            self._ask = self._question(llm)
         return llm
+
+    def _question(self, llm: Any) -> tuple[str, str]:
+        """The rendered question's text before and after the window."""
+        from phi1.llm.llamacpp import chat_renderer, tokenize_prompt
+        from phi1.llm.prompts import EMBED_ASK
+
+        mark = "\x00WINDOW\x00"
+        messages = [
+            {"role": "system", "content": EMBED_ASK["system"]},
+            {"role": "user", "content": EMBED_ASK["user"].replace("${code}", mark)},
+        ]
+        text = chat_renderer(llm, self.path, self.spec)(messages) + EMBED_ASK["reply_start"]
+        before, after = text.split(mark)
+        room = len(tokenize_prompt(llm, before + after))
+        if room + 8 > self.ASK_ROOM:
+            raise Phi1Error(
+                f"embedder {self.spec!r}: the question takes {room} tokens, more than the "
+                f"{self.ASK_ROOM} kept for it"
+            )
+        return before, after
 
     def _window(self) -> int:
         return self._limit
@@ -399,8 +438,25 @@ class GGUFEmbedder(Embedder):
         rows = []
         for start in range(0, len(windows), batch_size):
             batch = [w if w.strip() else " " for w in windows[start : start + batch_size]]
-            rows.extend(llm.embed(batch, normalize=False, truncate=True))
+            if self._ask is None:
+                rows.extend(llm.embed(batch, normalize=False, truncate=True))
+            else:
+                rows.extend(self._embed_asked(llm, batch))
         return _normalise(np.asarray(rows, dtype=np.float32))
+
+    def _embed_asked(self, llm: Any, batch: list[str]) -> list[list[float]]:
+        """Each window inside the question, its tokens parsed as a chat prompt's are
+        (``Llama.embed`` tokenises plain text only, so it is handed the ids in order)."""
+        from phi1.llm.llamacpp import tokenize_prompt
+
+        before, after = self._ask  # type: ignore[misc]
+        ids = iter([tokenize_prompt(llm, before + w.replace("<|", "< |") + after) for w in batch])
+        with self._lock:
+            llm.tokenize = lambda *args, **kwargs: next(ids)
+            try:
+                return llm.embed(batch, normalize=False, truncate=False)
+            finally:
+                del llm.tokenize
 
 
 class HashEmbedder(Embedder):

@@ -74,6 +74,49 @@ def _idle_cores(cores: int, interval: float = 0.25) -> float | None:
     return min(cores, (idle1 - idle0) / (total1 - total0) * online)
 
 
+def chat_renderer(llama: Any, path: Path | str, name: str) -> Any:
+    """``render(messages) -> str`` with the chat template of a loaded GGUF (``llama``, a
+    ``llama_cpp.Llama``), rendered the way Hugging Face renders chat templates."""
+    source = llama.metadata.get("tokenizer.chat_template")
+    if not source:
+        raise Phi1Error(f"{path}: the GGUF has no chat template; use complete() for plain text")
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
+    )
+    template = env.from_string(source)
+
+    def raise_exception(message: str) -> None:
+        raise Phi1Error(f"{name}: chat template refused the conversation: {message}")
+
+    def token_text(token: int) -> str:
+        return llama._model.token_get_text(token) if token >= 0 else ""
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return template.render(
+            messages=messages,
+            add_generation_prompt=True,
+            bos_token=token_text(llama.token_bos()),
+            eos_token=token_text(llama.token_eos()),
+            raise_exception=raise_exception,
+        )
+
+    return render
+
+
+def tokenize_prompt(llama: Any, text: str) -> list[int]:
+    """Token ids of a rendered prompt as the model sees it: special tokens parsed, a BOS
+    where the GGUF asks for one (once, when the template wrote it too)."""
+    add_bos = bool(llama._model.add_bos_token())
+    tokens = llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    bos = llama.token_bos()
+    if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
+        tokens = tokens[1:]  # the template wrote BOS itself
+    return tokens
+
+
 class LlamaCppLLM(LLM):
     """A GGUF model run in this process.
 
@@ -160,44 +203,12 @@ class LlamaCppLLM(LLM):
         """The prompt text the GGUF's chat template makes of ``messages``."""
         check_messages(messages)
         if self._template is None:
-            source = self.llama.metadata.get("tokenizer.chat_template")
-            if not source:
-                raise Phi1Error(
-                    f"{self.path}: the GGUF has no chat template; use complete() for plain text"
-                )
-            from jinja2.ext import loopcontrols
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-            # The settings Hugging Face renders chat templates with.
-            env = ImmutableSandboxedEnvironment(
-                trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
-            )
-            self._template = env.from_string(source)
-        llama = self.llama
-
-        def raise_exception(message: str) -> None:
-            raise Phi1Error(f"{self.name}: chat template refused the conversation: {message}")
-
-        def token_text(token: int) -> str:
-            return llama._model.token_get_text(token) if token >= 0 else ""
-
-        return self._template.render(
-            messages=messages,
-            add_generation_prompt=True,
-            bos_token=token_text(llama.token_bos()),
-            eos_token=token_text(llama.token_eos()),
-            raise_exception=raise_exception,
-        )
+            self._template = chat_renderer(self.llama, self.path, self.name)
+        return self._template(messages)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids as the model sees ``text`` (special tokens parsed, BOS as the GGUF says)."""
-        llama = self.llama
-        add_bos = bool(llama._model.add_bos_token())
-        tokens = llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
-        bos = llama.token_bos()
-        if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
-            tokens = tokens[1:]  # the template wrote BOS itself
-        return tokens
+        return tokenize_prompt(self.llama, text)
 
     def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
         for i, request in enumerate(requests):

@@ -265,6 +265,17 @@ ANNOTATION_TEMPLATES: dict[str, dict] = {
 }
 
 
+# The code-LLM embedder's "ask" pooling (phi1.llm.embed, ``NAME@ask``): each window is set
+# as ``$code`` in the rubric judge's chat (its worked examples left out), the reply is
+# started, and the window's embedding is the last token's state: the one the model would
+# answer high or low from.
+EMBED_ASK: dict[str, str] = {
+    "system": ANNOTATION_TEMPLATES["educational_value_rubric"]["system"],
+    "user": _VERDICT_USER.replace("${question}", ANNOTATION_QUESTION),
+    "reply_start": "Educational value:",
+}
+
+
 def template_fields(text: str) -> set[str]:
     """The ``$field`` names a template uses."""
     names = set()
