@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 R=runs/quality
 E=examples/quality
 PY=.venv/bin/python
-STEPS="${*:-1 2 3 4 5 6}"
+STEPS="${*:-1 2 3 4 5 6 7}"
 step() { [[ " $STEPS " == *" $1 "* ]]; }
 
 # 1. Exact + MinHash near-duplicate removal over stdlib + site-packages.
@@ -41,26 +41,44 @@ if step 3; then
         --models forest logistic
     $PY $E/precompute.py $R/ann15 --out $R/t1000 \
         --embedders qwen2.5-coder-0.5b-instruct@last+code --models logistic forest
+    $PY $E/precompute.py $R/ann15 --out $R/t1000 --labelled-only --models forest logistic \
+        --embedders qwen2.5-coder-0.5b-instruct@ask qwen2.5-coder-0.5b-instruct@ask+code
     $PY $E/grouped_cv.py $R/ann15 --cache $R/t1000 --embedders \
         qwen2.5-coder-0.5b-instruct@last qwen2.5-coder-0.5b-instruct hash+code hash code \
-        qwen2.5-coder-0.5b-instruct@last+code
+        qwen2.5-coder-0.5b-instruct@last+code qwen2.5-coder-0.5b-instruct@ask \
+        qwen2.5-coder-0.5b-instruct@ask+code
 fi
 
 # 4. The default classifier (the table's best row; ClassifierSettings' defaults).
 if step 4; then
     mkdir -p $E/classifier  # the step-3 embeddings of the 1,000 files: no second pass
-    cp $R/t1000/qwen2.5-coder-0.5b-instruct@last+code-logistic/embeddings.npz $E/classifier/
+    cp $R/t1000/qwen2.5-coder-0.5b-instruct@ask-logistic/embeddings.npz $E/classifier/
     .venv/bin/phi1 classifier train $E/labels-qwen2.5-coder-1.5b.jsonl --out $E/classifier
     rm -f $E/classifier/embeddings.npz
 fi
 
-# 5. Score the deduplicated corpus and keep the top 20% of files.
+# 5. Score and keep the top 20%: a seeded sample of 1,200 deduplicated files outside the
+#    label set (the whole 16,777 at 0.4 files/s would take 12 hours on 2 cores; FULL=1 runs
+#    it, one datatrove task per 2 cores).
 if step 5; then
-    .venv/bin/phi1 filter --inputs $R/dedup/kept.jsonl --classifier $E/classifier \
-        --out $R/filtered --filter.tasks 4 --filter.top_fraction 0.2 \
+    if [[ -n "${FULL:-}" ]]; then
+        INPUTS=$R/dedup/kept.jsonl
+    else
+        INPUTS=$R/subset1200.jsonl
+        $PY - "$R" "$E" <<'PY'
+import json, random, sys
+runs, ex = sys.argv[1], sys.argv[2]
+labelled = {json.loads(line)["id"] for line in open(f"{ex}/labels-qwen2.5-coder-1.5b.jsonl")}
+pool = [line for line in open(f"{runs}/dedup/kept.jsonl") if json.loads(line)["id"] not in labelled]
+random.Random(16).shuffle(pool)
+open(f"{runs}/subset1200.jsonl", "w").writelines(pool[:1200])
+PY
+    fi
+    .venv/bin/phi1 filter --inputs jsonl:$INPUTS --classifier $E/classifier \
+        --out $R/filtered-ask --filter.tasks 1 --filter.top_fraction 0.2 \
         --filter.embed_cache $R/embed_cache
-    cp $R/filtered/summary.json $E/filter-summary.json
-    cp $R/filtered/report.md $E/report.md
+    cp $R/filtered-ask/summary.json $E/filter-summary.json
+    cp $R/filtered-ask/report.md $E/report.md
 fi
 
 # 6. The sanity-set figure and the scoring speed; the judge's own sanity figure.
@@ -69,4 +87,10 @@ if step 6; then
         | tee $E/bench_filter.txt
     $PY benchmarks/bench_filter.py --no-speed --judge qwen2.5-coder-1.5b-instruct \
         --judge-template educational_value_rubric --judge-chars 1000 | tee $E/judge_sanity.txt
+fi
+
+# 7. A second set of real files: turtle demos against generated stubs and tables.
+if step 7; then
+    $PY $E/second_set.py --classifier $E/classifier --judge qwen2.5-coder-1.5b-instruct \
+        | tee $E/second_set.txt
 fi
