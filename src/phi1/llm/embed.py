@@ -19,8 +19,8 @@ row per text, L2-normalised, so a dot product is a cosine similarity and
 - ``code``: 26 hand features of Python code's shape (:mod:`phi1.llm.code_features`), not
   normalised; ``NAME`` (a registry GGUF model, ``NAME@last`` for last-token pooling,
   ``NAME@ask`` for the last token's state after the quality judge's question);
-  ``A+B``: two embedders' rows side by side (the quality classifier's default is
-  ``hash+code``).
+  ``A+B``: two embedders' rows side by side (``hash+code``, what the laptop recipes'
+  quality classifiers use; the default is ``qwen2.5-coder-0.5b-instruct@ask``).
 
 Long documents are cut into windows of the model's length; at most ``max_chunks`` windows,
 spread evenly over the document, are embedded, normalised, averaged (weighted by their token
