@@ -5,9 +5,13 @@ real sandboxed runs (no model: the candidates are written here, right and wrong 
 import ast
 import doctest
 
+import pytest
+
+from phi1.errors import Phi1Error
 from phi1.sandbox.execute import execute
 from phi1.synth import agreement as ag
 from phi1.synth.checks import doctest_program
+from phi1.synth.exercises import ExerciseSettings
 
 PROMPT = '''def add_pairs(xs: list[int]) -> list[int]:
     """Sum each adjacent pair of the list.
@@ -98,6 +102,21 @@ def test_the_largest_agreeing_group_wins_and_rewrites_the_examples():
     assert verdict.passed, verdict.detail
 
 
+def test_examples_needed_asks_the_group_to_give_the_teachers_own_outputs():
+    # the teacher wrote [1, 2, 3] -> [3, 5] (right) and [] -> [7] (wrong): the agreed group
+    # gives its output on 1 of its 2 examples
+    inputs, answers = run([OFF_BY_ONE, RIGHT, DOUBLES, RIGHT_TOO])
+    written = ag.teacher_examples(PROMPT, "add_pairs")
+    assert ag.choose(answers, inputs, written, 2, 3, examples_needed=0.5).kept
+    strict = ag.choose(answers, inputs, written, 2, 3, examples_needed=1.0)
+    assert not strict.kept and strict.reason == "examples_disagree"
+    assert strict.detail == "the agreed group gives the docstring's output on 1 of 2 examples"
+    fixed = {**written, "([],)": ("list", ())}  # [] -> [] as the prose says: all agree
+    assert ag.choose(answers, inputs, fixed, 2, 3, examples_needed=1.0).kept
+    bare = ag.choose(answers, inputs, {}, 2, 3, examples_needed=0.5)
+    assert not bare.kept and bare.reason == "no_examples_to_check"
+
+
 def test_too_small_a_group_or_a_constant_is_rejected():
     inputs, answers = run([RIGHT, OFF_BY_ONE, DOUBLES])
     choice = ag.choose(answers, inputs, {}, 2, 3)
@@ -153,3 +172,10 @@ def test_candidates_that_share_broken_code_agree_on_nothing():
     choice = ag.choose(answers, inputs, {}, 2, 3)
     assert choice.kept and choice.group == [3, 4]
     assert choice.groups == [2, 1, 1, 1]
+
+
+def test_bad_agreement_settings_name_their_field():
+    with pytest.raises(Phi1Error, match=r"exercise.examples_needed must be between 0 and 1"):
+        ExerciseSettings(examples_needed=1.5)
+    with pytest.raises(Phi1Error, match=r"exercise.agree must be between 1 and"):
+        ExerciseSettings(agree=6)

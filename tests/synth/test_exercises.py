@@ -310,3 +310,34 @@ def test_agreement_keeps_what_candidates_agree_on_over_http(tmp_path):
     assert [(c["id"], c["detail"]) for c in checked] == [
         ("exercise-0000002", "largest group 1 of 5")
     ]
+
+
+def test_a_solver_writes_the_candidates_and_inputs_the_teacher_does_not(tmp_path):
+    # Two real servers: the teacher is asked only for exercises, the solver only for the
+    # candidate bodies and the test inputs; the verdicts are those of one model doing all.
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(AGREEMENT))
+    settings = ExerciseSettings(n=5, names_file=str(names), candidates=5, agree=3, mutations=8)
+
+    def teacher_answer(request):
+        assert not request.prefill, "the teacher was asked for a candidate or inputs"
+        return agreement_answer(request)
+
+    def solver_answer(request):
+        assert request.prefill, "the solver was asked to write an exercise"
+        return agreement_answer(request)
+
+    with serve(teacher_answer) as teacher_server, serve(solver_answer) as solver_server:
+        teacher, solver = load_llm(teacher_server.url), load_llm(solver_server.url)
+        summary = generate_exercises(
+            teacher, tmp_path, settings, RunnerSettings(progress=False), solver=solver
+        )
+        teacher.close()
+        solver.close()
+        assert teacher_server.counts["answered"] == 5
+        assert solver_server.counts["answered"] == 4 * 2
+    assert summary["reasons"] == {"no_docstring": 1, "no_agreement": 1, "duplicate": 1}
+    assert summary["kept"] == 2 and set(summary["models"]) == {"teacher", "solver"}
+    rows = [json.loads(line) for line in open(tmp_path / "exercises.jsonl")]
+    assert all(r["meta"]["solver"] == summary["models"]["solver"] for r in rows)
+    assert [r["meta"]["agreement"]["groups"] for r in rows] == [[4, 1], [4, 1]]

@@ -296,9 +296,19 @@ def teacher_examples(prompt: str, name: str) -> dict[str, Any]:
 
 
 def choose(
-    answers: list[list | str], inputs: Inputs, written: dict[str, Any], m: int, min_inputs: int
+    answers: list[list | str],
+    inputs: Inputs,
+    written: dict[str, Any],
+    m: int,
+    min_inputs: int,
+    examples_needed: float = 0.0,
 ) -> Choice:
-    """Group the candidates by their answers on the domain; keep or reject the exercise."""
+    """Group the candidates by their answers on the domain; keep or reject the exercise.
+
+    ``examples_needed`` > 0 also asks that the kept group give the teacher's own written
+    output on at least that share of the docstring's examples (and that there be one):
+    the teacher worked those out from its prose, so a group that disagrees with them read
+    the prose another way, or the prose holds no one task."""
     runs = {c: a for c, a in enumerate(answers) if not isinstance(a, str)}
     n_inputs = len(inputs.args)
     domain = [j for j in range(n_inputs) if sum(runs[c][j][0] == "ok" for c in runs) >= m]
@@ -331,6 +341,13 @@ def choose(
         choice.detail = f"{len(domain)} inputs where {m} candidates return, of {n_inputs}"
     elif len(domain) >= 4 and len(outputs) == 1:
         choice.reason, choice.detail = "constant_output", f"every input gives {next(iter(outputs))}"
+    elif examples_needed > 0 and not written:
+        choice.reason = "no_examples_to_check"
+        choice.detail = "the docstring has no example call with a literal output"
+    elif examples_needed > 0 and choice.examples_agree < examples_needed * len(written):
+        choice.reason = "examples_disagree"
+        choice.detail = (f"the agreed group gives the docstring's output on "
+                         f"{choice.examples_agree} of {len(written)} examples")  # fmt: skip
     else:
         choice.kept = True
     return choice

@@ -1,7 +1,7 @@
 """``phi1 synth textbooks``, ``phi1 synth exercises`` and ``phi1 synth stats DIR``.
 
 Recipe sections: ``synth: {textbooks: {out, llm: {...}, textbook: {...}, runner: {...}},
-exercises: {out, llm: {...}, exercise: {...}, runner: {...}}}``.
+exercises: {out, llm: {...}, solver: {...}, exercise: {...}, runner: {...}}}``.
 """
 
 from __future__ import annotations
@@ -35,14 +35,22 @@ def _generate(
     llm: LLMSettings,
     settings: Any,
     runner: RunnerSettings,
+    **others: LLMSettings | None,
 ) -> None:
-    """Load the model, run ``generate(model, out, settings, runner)``, print its summary."""
+    """Load the model (and any ``others`` given), run ``generate(model, out, settings,
+    runner, **others)``, print its summary."""
     if out is None:
         raise Phi1Error(f"synth {kind}: --out DIR is required")
+    loaded: dict = {}
     model = llm.load()
     try:
-        _print_summary(kind, generate(model, out, settings, runner))
+        for key, spec in others.items():
+            loaded[key] = None if spec is None or spec == llm else spec.load()
+        _print_summary(kind, generate(model, out, settings, runner, **loaded))
     finally:
+        for other in loaded.values():
+            if other is not None:
+                other.close()
         model.close()
 
 
@@ -70,6 +78,7 @@ def textbooks(
 def exercises(
     out: str | None = None,
     llm: LLMSettings = LLMSettings(),  # noqa: B008
+    solver: LLMSettings | None = None,
     exercise: ExerciseSettings = ExerciseSettings(),  # noqa: B008
     runner: RunnerSettings = RunnerSettings(),  # noqa: B008
 ) -> None:
@@ -79,13 +88,17 @@ def exercises(
 
     Args:
         out: Output directory (exercises.jsonl, rejects, summary.json, generated/).
-        llm: The model that writes.
+        llm: The teacher: the model that writes each exercise (signature, docstring, its
+            own body).
+        solver: The model that writes the other candidate solutions and the test inputs
+            (default: the teacher). A smaller solver costs less per exercise; the check
+            still needs ``exercise.agree`` of the candidates to agree.
         exercise: What to generate and what to keep.
         runner: Sharding, flushing, progress, worker split.
     """
     from phi1.synth.exercises import generate_exercises
 
-    _generate("exercises", generate_exercises, out, llm, exercise, runner)
+    _generate("exercises", generate_exercises, out, llm, exercise, runner, solver=solver)
 
 
 def stats(directory: str, embed: bool = True, sample: int = 2000, seed: int = 0) -> None:

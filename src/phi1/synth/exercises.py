@@ -17,11 +17,14 @@ the k - 1 decoded together where the backend can), and the teacher's test inputs
 for separately (``samples/``); every candidate runs on the docstring's, the teacher's and
 mutated inputs in the sandbox, and the exercise is kept, with a solution from the largest
 group of candidates that agree on every input, when that group holds at least ``agree``
-(m) of the k. Its docstring examples are then rewritten from the agreed outputs and run
-once more. ``meta.agreement`` records k, m, the group sizes, the inputs by source and the
-agreed tests. The older rules remain, off by default: ``check: examples`` keeps an
-exercise whose solution passes its own doctest examples (none: rejected), ``check:
-lenient`` also keeps one without examples if it parses and has a body.
+(m) of the k, and (``examples_needed``) gives the teacher's own output on that share of
+the docstring's examples. Its docstring examples are then rewritten from the agreed outputs
+and run once more. The candidates and inputs may come from another model than the
+teacher's (``phi1 synth exercises --solver.model``). ``meta.agreement`` records k, m, the
+group sizes, the inputs by source and the agreed tests. The older rules remain, off by
+default: ``check: examples`` keeps an exercise whose solution passes its own doctest
+examples (none: rejected), ``check: lenient`` also keeps one without examples if it parses
+and has a body.
 
 Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`: function,
 argument and local names replaced by position, docstring dropped) are removed. Every
@@ -106,6 +109,11 @@ class ExerciseSettings:
     also has to be the largest). 2 of 5 with the 0.5B teacher: its candidates are often
     right in different ways on one edge input, and 3 of 5 kept 3 of 12 exercises where 2
     kept 6 of 12, on the same samples (examples/synth/README.md)."""
+    examples_needed: float = 0.0
+    """Share of the teacher's own docstring examples (those with a literal output) on which
+    the agreed group must give the teacher's output; 0 asks for none, 1 for every one (and
+    an exercise without such an example is rejected). It checks the prose, not only the
+    code: the teacher worked its examples out from the prose, the candidates read it."""
     solution_temperature: float = 0.8
     """Sampling temperature of the candidate solutions (seeded per exercise)."""
     solution_tokens: int = 300
@@ -127,6 +135,10 @@ class ExerciseSettings:
         if self.check not in CHECKS:
             raise Phi1Error(
                 f"exercise.check must be one of {', '.join(CHECKS)}, got {self.check!r}"
+            )
+        if not 0.0 <= self.examples_needed <= 1.0:
+            raise Phi1Error(
+                f"exercise.examples_needed must be between 0 and 1, got {self.examples_needed}"
             )
         if not 1 <= self.agree <= self.candidates:
             raise Phi1Error(
@@ -433,9 +445,16 @@ def make_postprocess(settings: ExerciseSettings, model: str, validator: _Validat
 
 
 def generate_exercises(
-    llm: LLM, out: str | Path, settings: ExerciseSettings, runner: RunnerSettings
+    llm: LLM,
+    out: str | Path,
+    settings: ExerciseSettings,
+    runner: RunnerSettings,
+    solver: LLM | None = None,
 ) -> dict[str, Any]:
-    """Generate (or resume), verify, deduplicate; return the summary written to ``out``."""
+    """Generate (or resume), verify, deduplicate; return the summary written to ``out``.
+
+    ``llm`` (the teacher) writes the exercises; ``solver`` (default: the teacher) the
+    other candidate solutions and the test inputs of the agreement check."""
     out = Path(out)
     templates = load_templates(settings.templates)
     jobs = exercise_jobs(settings, templates)
@@ -460,12 +479,16 @@ def generate_exercises(
     if agreement:
         wanted = {j.id for j in jobs}
         records = [r for r in records if r["id"] in wanted]
-        samples = sample_candidates(llm, out, records, settings, templates, runner)
+        solver = solver or llm
+        samples = sample_candidates(solver, out, records, settings, templates, runner)
         usage.append(samples.usage)
         records, failed = verify_exercises(out, records, settings, progress=runner.progress)
         write_jsonl(out / "rejects-check.jsonl", failed)
         rejects += failed
         extra["agreement"] = agreement_summary(records, settings)
+        extra["models"] = {"teacher": model_name(llm), "solver": model_name(solver)}
+        for r in records:
+            r["meta"]["solver"] = model_name(solver)
     return finalize(
         out,
         "exercises.jsonl",

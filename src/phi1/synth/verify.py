@@ -26,7 +26,7 @@ from phi1.synth.dataset import cached_checks, model_name
 
 SAMPLING = ("candidates", "solution_temperature", "solution_tokens", "inputs")
 """Settings of the second pass (candidates and inputs), not of the exercise itself."""
-CHECKING = ("agree", "mutations", "min_inputs", "input_timeout", "timeout")
+CHECKING = ("agree", "examples_needed", "mutations", "min_inputs", "input_timeout", "timeout")
 """Settings that decide what is kept, not what is generated."""
 
 SOLUTION_STOPS = ("\n```", "\nif __name__", "\nprint(", "\nassert ", "\n# Test", "\n# Example")
@@ -159,7 +159,8 @@ def _agreement_batch(batch: list[dict[str, Any]], settings: Any) -> list[tuple]:
         answers = [next(runs) if b is not None else "does not parse" for b in bodies]
         answers += ["missing"] * (settings.candidates - len(answers))
         written = agreement.teacher_examples(prompt, name)
-        choice = agreement.choose(answers, inputs, written, settings.agree, settings.min_inputs)
+        choice = agreement.choose(answers, inputs, written, settings.agree, settings.min_inputs,
+                                  settings.examples_needed)  # fmt: skip
         extra = {"agreement": _agreement_meta(settings, choice, inputs, answers, bodies)}
         if choice.kept:
             winner = choice.group[0]
