@@ -10,3 +10,10 @@ $PHI1 synth textbooks --out examples/synth/textbooks --textbook.n 18 --runner.fl
 $PHI1 synth stats examples/synth/textbooks
 $PHI1 synth exercises --out examples/synth/exercises --exercise.n 30 --runner.flush_every 1
 $PHI1 synth stats examples/synth/exercises
+# The 1.5B study under teacher-1.5b/ (STUDY=1; about 80 minutes on 2 cores): teacher and solver
+# Qwen2.5-Coder-1.5B-Instruct, the study's prompt, default settings; hand-checked by two readers
+if [ "${STUDY:-0}" = 1 ]; then
+  $PHI1 synth exercises --out examples/synth/teacher-1.5b --exercise.n 144 \
+    --llm.model qwen2.5-coder-1.5b-instruct \
+    --exercise.templates examples/synth/teacher-1.5b/templates.yaml --runner.flush_every 1
+fi
