@@ -164,6 +164,17 @@ def test_a_docstring_without_examples_gets_them():
     assert ag.rewrite_examples('def f(x): """One line."""\n', "f", [("1", "1")]) is None
 
 
+def test_an_example_that_returns_none_is_printed_so_doctest_sees_it():
+    prompt = 'def first(xs: list) -> object:\n    """The first item, or None."""\n'
+    body = "    return xs[0] if xs else None\n"
+    new = ag.rewrite_examples(prompt, "first", [("[]", "None"), ("[4]", "4")])
+    assert ">>> print(first([]))\n    None\n" in new and ">>> first([4])\n    4\n" in new
+    (verdict,) = execute([doctest_program(new + body, "first")])
+    assert verdict.passed, verdict.detail
+    (verdict,) = execute([doctest_program(new + "    return 4\n", "first")])
+    assert not verdict.passed  # the printed None is checked: a body returning 4 fails it
+
+
 def test_candidates_that_share_broken_code_agree_on_nothing():
     # three candidates call a helper nobody defined: they all raise NameError on every
     # non-empty input, which is no behaviour the docstring asks for

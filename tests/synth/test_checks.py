@@ -1,5 +1,6 @@
 """Text checks, templates, names and topics: the pure pieces of the synth stage."""
 
+import keyword
 import random
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from phi1.errors import Phi1Error
 from phi1.llm.prompts import TEMPLATES, check_template, load_templates, render
 from phi1.synth import checks
+from phi1.synth.exercises import ExerciseSettings
 from phi1.synth.names import function_names, name_space, read_names
 from phi1.synth.textbooks import TextbookSettings, check_section
 from phi1.synth.topics import AUDIENCES, STYLES, draw, leaves
@@ -77,11 +79,29 @@ def test_templates_render_and_refuse_missing_fields(tmp_path):
 
 def test_names_are_distinct_plausible_and_prefix_stable(tmp_path):
     space = name_space()
-    assert len(space) == len(set(space)) > 50_000
+    assert len(space) == len(set(space)) > 2_000
+    assert all(n.isidentifier() and not keyword.iskeyword(n) for n in space)
+    # every name is one of a kind's operations on one of that kind's nouns
+    assert "count_even_scores" in space and "merge_overlapping_meetings" in space
+    assert "count_even_prices" not in space  # parity is for counts, not measurements
     first = function_names(200, seed=3)
-    assert len(set(first)) == 200 and all(n.isidentifier() for n in first)
+    assert len(set(first)) == 200 and set(first) <= set(space)
     assert function_names(500, seed=3)[:200] == first  # growing a run keeps its names
     assert function_names(200, seed=4) != first
+    # past the end of the space the names come round again, in a new order
+    more = function_names(len(space) + 50, seed=3)
+    assert len(set(more[: len(space)])) == len(space) and set(more[len(space) :]) <= set(space)
+    assert more[len(space) : len(space) + 50] != more[:50]
+    old = name_space("combinatorial")  # the first generator, kept for the runs made with it
+    assert len(old) == len(set(old)) > 50_000 and "flatten_consecutive_triangles" in old
+    assert function_names(2, 0, space="combinatorial") == [
+        "flatten_consecutive_triangles",
+        "interleave_duplicate_teams",
+    ]  # the names of examples/synth/teacher-1.5b: those runs re-run
+    with pytest.raises(Phi1Error, match="exercise.names must be one of coherent"):
+        name_space("fancy")
+    with pytest.raises(Phi1Error, match="exercise.names must be one of coherent"):
+        ExerciseSettings(names="fancy")
     names = tmp_path / "names.txt"
     names.write_text("# mine\nrolling_sum\n\nmerge_ranges\n")
     assert function_names(2, 0, names) == ["rolling_sum", "merge_ranges"]
@@ -98,3 +118,19 @@ def test_topic_tree_has_hundreds_of_leaves_and_draws_are_seeded():
     a = draw(random.Random("0:textbook:5"), topics, AUDIENCES, STYLES)
     b = draw(random.Random("0:textbook:5"), topics, AUDIENCES, STYLES)
     assert a == b
+
+
+def test_the_name_space_is_part_of_a_runs_key_except_for_the_first_generator():
+    from phi1.llm.prompts import TEMPLATES
+    from phi1.synth.exercises import exercise_fingerprint
+
+    class Named:  # what the fingerprint reads of a model: its name
+        def identity(self):
+            return {"name": "m"}
+
+    def key(**kw):
+        return exercise_fingerprint(ExerciseSettings(**kw), Named(), dict(TEMPLATES))
+
+    assert key()["names"].startswith("coherent:")  # a changed list of names is another run
+    assert "names" not in key(names="combinatorial")  # runs made before the setting re-run
+    assert "names" not in key(names_file="names.txt")

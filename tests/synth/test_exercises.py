@@ -341,3 +341,36 @@ def test_a_solver_writes_the_candidates_and_inputs_the_teacher_does_not(tmp_path
     rows = [json.loads(line) for line in open(tmp_path / "exercises.jsonl")]
     assert all(r["meta"]["solver"] == summary["models"]["solver"] for r in rows)
     assert [r["meta"]["agreement"]["groups"] for r in rows] == [[4, 1], [4, 1]]
+
+
+@pytest.mark.parametrize("sees", [False, True])
+def test_the_candidates_read_the_exercise_without_its_examples_unless_asked(tmp_path, sees):
+    # The candidates are asked with the teacher's examples taken out (the prose alone must
+    # fix the behaviour); the teacher's inputs are asked with them; the kept exercise gets
+    # its examples back, written from the agreed outputs. solver_sees_examples shows them.
+    names = tmp_path / "names.txt"
+    names.write_text("task_0\ntask_1\n")
+    settings = ExerciseSettings(n=2, names_file=str(names), agree=3, mutations=8,
+                                solver_sees_examples=sees)  # fmt: skip
+    shown = {"candidates": [], "inputs": []}
+
+    def answer(request):
+        if request.prefill:
+            kind = "candidates" if "def " in request.prefill else "inputs"
+            shown[kind].append(">>>" in request.prefill + request.messages[-1]["content"])
+        return agreement_answer(request)
+
+    with serve(answer) as server:
+        llm = load_llm(server.url)
+        summary = generate_exercises(llm, tmp_path, settings, RunnerSettings(progress=False))
+        llm.close()
+    assert shown == {"candidates": [sees, sees], "inputs": [True, True]}
+    assert summary["kept"] == 2
+    for r in map(json.loads, open(tmp_path / "exercises.jsonl")):
+        name = r["meta"]["function_name"]
+        assert f">>> {name}([1, 2, 3, 4])\n    6\n" in r["prompt"]
+        (verdict,) = execute([doctest_program(r["text"], name)])
+        assert verdict.passed, verdict.detail
+    samples = json.load(open(tmp_path / "samples" / "manifest.json"))["fingerprint"]["settings"]
+    # the setting is in the samples' key only when off: runs made before it re-run
+    assert samples.get("solver_sees_examples", "absent") == (False if not sees else "absent")

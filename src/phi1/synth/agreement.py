@@ -412,7 +412,9 @@ def rewrite_examples(prompt: str, name: str, examples: list[tuple[str, str]]) ->
     node = fn.body[0]
     indent = re.match(r"\s*", lines[node.lineno - 1]).group(0)
     text = _strip_examples(doc)
-    calls = [f">>> {name}({args})\n{out}" for args, out in examples]
+    # doctest shows nothing for a call that returns None: such a call is printed
+    calls = [f">>> print({name}({args}))\nNone" if out == "None" else f">>> {name}({args})\n{out}"
+             for args, out in examples]  # fmt: skip
     if calls:
         text = f"{text}\n\nExamples:\n" + "\n".join(calls) if text else "\n".join(calls)
     escaped = text.replace("\\", "\\\\").split("\n")

@@ -1,8 +1,9 @@
 """CodeExercises: a function signature + docstring to complete, and its solution body.
 
 Diversity comes from constrained function names (:mod:`phi1.synth.names`: a seeded,
-distinct, plausible name per job, or a user list) plus a topic leaf and a difficulty drawn
-with ``random.Random(f"{seed}:exercise:{index}")`` and recorded in ``meta``.
+distinct name per job, an operation on a kind of data it fits, or a user list) plus a topic
+leaf and a difficulty drawn with ``random.Random(f"{seed}:exercise:{index}")`` and recorded
+in ``meta``.
 
 **The teacher writes the exercise** (``statements/``, one request each): one ```python
 block that defines the asked-for function with a docstring (and usually a body). The block
@@ -12,9 +13,10 @@ without doctest's ``...`` prefix gets the prefix (:func:`fix_doctest_continuatio
 
 **It is kept when candidate solutions agree** (``check: agreement``, the default;
 :mod:`phi1.synth.agreement`): ``candidates`` (k) solutions, the teacher's own body and
-k - 1 sampled ones (the reply prefilled with the exercise, so only a body is written,
-the k - 1 decoded together where the backend can), and the teacher's test inputs asked
-for separately (``samples/``); every candidate runs on the docstring's, the teacher's and
+k - 1 sampled ones (the reply prefilled with the exercise, its examples taken out so
+that the prose alone must fix the behaviour, so only a body is written, the k - 1 decoded
+together where the backend can), and the teacher's test inputs asked for separately
+(``samples/``); every candidate runs on the docstring's, the teacher's and
 mutated inputs in the sandbox, and the exercise is kept, with a solution from the largest
 group of candidates that agree on every input, when that group holds at least ``agree``
 (m) of the k, and (``examples_needed``) gives the teacher's own output on that share of
@@ -49,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from phi1.errors import Phi1Error
-from phi1.io import write_jsonl
+from phi1.io import sha256_json, write_jsonl
 from phi1.llm.base import LLM, Completion
 from phi1.llm.prompts import check_template, load_templates
 from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
@@ -63,7 +65,7 @@ from phi1.synth.dataset import (
     model_name,
     run_fingerprint,
 )
-from phi1.synth.names import function_names
+from phi1.synth.names import check_space, function_names, name_space
 from phi1.synth.topics import leaves
 from phi1.synth.verify import (
     CHECKING,
@@ -87,6 +89,10 @@ class ExerciseSettings:
     """Seeds every draw (name order, topic, difficulty, sampling seeds, mutations)."""
     names_file: str | None = None
     """Function names to use, one per line, instead of the generated ones."""
+    names: str = "coherent"
+    """The generated names (:mod:`phi1.synth.names`): ``coherent`` (an operation on a kind
+    of data it fits, about 2,700 names) or ``combinatorial`` (any verb, qualifier and noun,
+    67,000 names, the first generator: most do not fit together)."""
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     """Difficulty labels, drawn uniformly."""
     examples: int = 3
@@ -104,19 +110,24 @@ class ExerciseSettings:
     candidates: int = 5
     """k: candidate solutions per exercise (the teacher's own body, if it wrote one, and
     sampled ones)."""
-    agree: int = 2
+    agree: int = 3
     """m: candidates that must agree on every input for the exercise to be kept (their group
-    also has to be the largest). 2 of 5 with the 0.5B teacher: its candidates are often
-    right in different ways on one edge input, and 3 of 5 kept 3 of 12 exercises where 2
-    kept 6 of 12, on the same samples (examples/synth/README.md). A larger m trades the
-    keep rate for correctness: with the 1.5B teacher, 2 of 5 kept 56% of 144 exercises at
-    58% correct by hand, 4 of 5 kept 31% at 76%, 5 of 5 19% at 82%
-    (examples/synth/teacher-1.5b)."""
+    also has to be the largest). A larger m trades the keep rate for correctness; with the
+    0.5B teacher and the other defaults (examples/synth/hand-check.md, 80 asked, two
+    readers agreeing on every verdict): 2 of 5 keeps 70% at 61% correct, 3 of 5 46% at 78%,
+    4 of 5 41% at 82%, 5 of 5 25% at 85%. The exercises only a group of exactly 2 keeps are
+    26% correct, hence 3."""
     examples_needed: float = 0.0
     """Share of the teacher's own docstring examples (those with a literal output) on which
     the agreed group must give the teacher's output; 0 asks for none, 1 for every one (and
     an exercise without such an example is rejected). It checks the prose, not only the
     code: the teacher worked its examples out from the prose, the candidates read it."""
+    solver_sees_examples: bool = False
+    """Whether the sampled candidates are asked with the teacher's docstring examples. Off:
+    they read the exercise with its examples taken out, so agreement checks that the prose
+    alone fixes the behaviour (the teacher often miscomputes its examples, and candidates
+    shown them follow them over the prose); the examples are written from the agreed
+    outputs either way."""
     solution_temperature: float = 0.8
     """Sampling temperature of the candidate solutions (seeded per exercise)."""
     solution_tokens: int = 300
@@ -139,6 +150,7 @@ class ExerciseSettings:
             raise Phi1Error(
                 f"exercise.check must be one of {', '.join(CHECKS)}, got {self.check!r}"
             )
+        check_space(self.names)
         if not 0.0 <= self.examples_needed <= 1.0:
             raise Phi1Error(
                 f"exercise.examples_needed must be between 0 and 1, got {self.examples_needed}"
@@ -154,10 +166,14 @@ def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) 
     leave_out = ("names_file", *SAMPLING, *CHECKING)
     if settings.check == "agreement":
         leave_out += ("check",)
+    if settings.names == "combinatorial" or settings.names_file is not None:
+        leave_out += ("names",)  # runs made before the setting existed keep their key
     fp = run_fingerprint("exercise", "exercise.function", settings, llm, templates,
                          leave_out=leave_out)  # fmt: skip
     fp["difficulties"] = list(settings.difficulties)
     fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
+    if "names" in fp:  # the space itself: a changed list of names is another run
+        fp["names"] = f"{settings.names}:{sha256_json(name_space(settings.names))[:16]}"
     return fp
 
 
@@ -166,7 +182,8 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
         check_template(templates, name, FIELDS)
     if not settings.difficulties:
         raise Phi1Error("exercise.difficulties must not be empty")
-    names = function_names(settings.n, settings.seed, settings.names_file)
+    names = function_names(settings.n, settings.seed, settings.names_file, settings.names)
+    source = "generated" if settings.names == "combinatorial" else settings.names
     topics = leaves()
     jobs = []
     for i, name in enumerate(names):
@@ -182,7 +199,7 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
         }
         meta = {
             "function_name": name,
-            "name_source": str(settings.names_file or "generated"),
+            "name_source": str(settings.names_file or source),
             "topic": topic.leaf,
             "subject": topic.subject,
             "area": topic.area,

@@ -24,7 +24,8 @@ from phi1.synth import agreement
 from phi1.synth.checks import doctest_program, short_detail
 from phi1.synth.dataset import cached_checks, model_name
 
-SAMPLING = ("candidates", "solution_temperature", "solution_tokens", "inputs")
+SAMPLING = ("candidates", "solver_sees_examples", "solution_temperature", "solution_tokens",
+            "inputs")  # fmt: skip
 """Settings of the second pass (candidates and inputs), not of the exercise itself."""
 CHECKING = ("agree", "examples_needed", "mutations", "min_inputs", "input_timeout", "timeout")
 """Settings that decide what is kept, not what is generated."""
@@ -49,13 +50,22 @@ def sample_candidates(
         check_template(templates, name, {"name", "prompt", "inputs"})
     system = render(templates, "exercise.system")
 
-    def job(r: dict, kind: str, template: str, params: GenParams, prefill: str) -> Job:
-        fields = {"name": r["meta"]["function_name"], "prompt": r["prompt"],
+    def job(r: dict, kind: str, template: str, params: GenParams, prefill: str,
+            prompt: str | None = None) -> Job:  # fmt: skip
+        fields = {"name": r["meta"]["function_name"], "prompt": prompt or r["prompt"],
                   "inputs": settings.inputs}  # fmt: skip
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": render(templates, template, **fields)}]  # fmt: skip
         request = Request(messages=messages, params=params, prefill=prefill)
         return Job(f"{r['id']}.{kind}", request, {"exercise": r["id"], "kind": kind})
+
+    def shown(r: dict) -> str:
+        """The exercise the candidates complete: without its examples unless asked."""
+        if settings.solver_sees_examples:
+            return r["prompt"]
+        return (
+            agreement.rewrite_examples(r["prompt"], r["meta"]["function_name"], []) or r["prompt"]
+        )
 
     jobs = []
     for r in records:
@@ -67,13 +77,17 @@ def sample_candidates(
         inputs = GenParams(max_tokens=24 * settings.inputs + 32, temperature=0.0,
                            stop=("\n```",), seed=rng.randrange(2**31))  # fmt: skip
         if n >= 1:
-            prefill = "```python\n" + r["prompt"]
-            jobs.append(job(r, "solutions", "exercise.solution", solutions, prefill))
+            exercise = shown(r)
+            jobs.append(job(r, "solutions", "exercise.solution", solutions,
+                            "```python\n" + exercise, prompt=exercise))  # fmt: skip
         # the reply starts with the first call, so that the teacher writes calls
         call = f"```python\n{r['meta']['function_name']}("
         jobs.append(job(r, "inputs", "exercise.inputs", inputs, call))
+    sampling = {k: getattr(settings, k) for k in ("seed", "top_p", *SAMPLING)}
+    if sampling["solver_sees_examples"]:  # as before the setting existed: same key
+        del sampling["solver_sees_examples"]
     fingerprint = {
-        "settings": {k: getattr(settings, k) for k in ("seed", "top_p", *SAMPLING)},
+        "settings": sampling,
         "templates": template_hash(
             templates, "exercise.system", "exercise.solution", "exercise.inputs"
         ),  # fmt: skip
