@@ -344,10 +344,11 @@ def choose(
     elif examples_needed > 0 and not written:
         choice.reason = "no_examples_to_check"
         choice.detail = "the docstring has no example call with a literal output"
-    elif examples_needed > 0 and choice.examples_agree < examples_needed * len(written):
+    elif examples_needed > 0 and choice.examples_agree < examples_needed * choice.examples_checked:
         choice.reason = "examples_disagree"
         choice.detail = (f"the agreed group gives the docstring's output on "
-                         f"{choice.examples_agree} of {len(written)} examples")  # fmt: skip
+                         f"{choice.examples_agree} of {choice.examples_checked} "
+                         "examples")  # fmt: skip
     else:
         choice.kept = True
     return choice

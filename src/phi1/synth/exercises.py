@@ -163,16 +163,16 @@ class ExerciseSettings:
 
 
 def exercise_fingerprint(settings: ExerciseSettings, llm: LLM, templates: dict) -> dict:
-    leave_out = ("names_file", *SAMPLING, *CHECKING)
+    leave_out = ("names_file", "names", *SAMPLING, *CHECKING)
     if settings.check == "agreement":
         leave_out += ("check",)
-    if settings.names == "combinatorial" or settings.names_file is not None:
-        leave_out += ("names",)  # runs made before the setting existed keep their key
     fp = run_fingerprint("exercise", "exercise.function", settings, llm, templates,
                          leave_out=leave_out)  # fmt: skip
     fp["difficulties"] = list(settings.difficulties)
     fp["names_file"] = None if settings.names_file is None else str(settings.names_file)
-    if "names" in fp:  # the space itself: a changed list of names is another run
+    # the coherent space itself, so that a changed list of names is another run; runs made
+    # with a names file or the first generator, before the setting existed, keep their key
+    if settings.names_file is None and settings.names != "combinatorial":
         fp["names"] = f"{settings.names}:{sha256_json(name_space(settings.names))[:16]}"
     return fp
 
