@@ -116,6 +116,28 @@ def test_generation_is_deterministic_and_drops_what_the_oracle_refuses():
     assert other.inputs != one.inputs
 
 
+def test_the_oracle_runs_under_fixed_hash_seeds_and_marks_what_they_change():
+    from phi1.errors import Phi1Error
+    from phi1.sandbox.plus import run_oracle
+
+    words = [f"w{i}" for i in range(8)]
+    prompt = "def show(xs: list) -> str:\n    pass\n"
+    jobs = {
+        name: (Problem(name, prompt, "show", "", canonical_solution=body), [(words,), ([],)], None)
+        for name, body in (("leaks", "    return ' '.join(set(xs))\n"),
+                           ("sorts", "    return ' '.join(sorted(xs))\n"))
+    }  # fmt: skip
+    cfg = PlusSettings(workers=1)
+    one, two = run_oracle(jobs, cfg), run_oracle(jobs, cfg)
+    assert {k: [a[:2] for a in v] for k, v in one.items()} == {
+        k: [a[:2] for a in v] for k, v in two.items()
+    }  # the same answers (not times) on every call
+    assert one["leaks"][0][0] == "unstable" and one["leaks"][1][:2] == ["ok", "''"]
+    assert one["sorts"][0][:2] == ["ok", repr(" ".join(sorted(words)))]
+    with pytest.raises(Phi1Error, match="at least two hash seeds"):
+        run_oracle(jobs, cfg, hash_seeds=(1,))
+
+
 def test_stated_contract_and_float_tolerance_and_time_limit():
     cfg = PlusSettings(tests=10, candidates=30, workers=1, min_limit=0.5)
     tests = generate_plus_tests({"Toy/0": HALF}, cfg, contracts={"Toy/0": "n > 0"},

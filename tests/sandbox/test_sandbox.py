@@ -149,6 +149,27 @@ def test_execute_one_call_and_bad_input():
         Sandbox(1, disable=["firewall"])
 
 
+WORDS = [f"word{i}" for i in range(12)]
+HASH_ORDER = f"print(' '.join(set({WORDS!r})))"
+
+
+def test_a_fixed_hash_seed_gives_every_program_and_server_the_same_set_order():
+    # programs fork from their server, so each server's draw is shared by its programs;
+    # a fixed seed makes every server, and every new sandbox, draw the same
+    runs = [execute([HASH_ORDER] * 4, workers=2, hash_seed=seed) for seed in (1, 1, 2, 3, 4)]
+    orders = [[r.stdout for r in results] for results in runs]
+    assert all(r.status == "passed" for results in runs for r in results)
+    assert all(len(set(o)) == 1 for o in orders)  # one order within a run
+    assert orders[0] == orders[1]  # and the same one in a new sandbox
+    # the seed is the hash seed: twelve strings come out in 12! orders
+    assert len({o[0] for o in orders[1:]}) == 4
+    assert sorted(orders[0][0].split()) == sorted(WORDS)
+    with Sandbox(1, hash_seed=7) as box:
+        (result,) = box.run(["import os; print(sorted(os.environ))"])
+    assert result.status == "passed" and "PATH" in result.stdout
+    assert "PYTHONHASHSEED" not in result.stdout  # the programs' environment stays minimal
+
+
 def test_a_dead_server_is_replaced_and_the_program_blamed(box):
     """Kill a server from outside while it runs a program (a fault no program can be
     relied on to produce): that program gets an error, the next ones run normally."""

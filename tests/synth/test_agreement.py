@@ -190,3 +190,64 @@ def test_bad_agreement_settings_name_their_field():
         ExerciseSettings(examples_needed=1.5)
     with pytest.raises(Phi1Error, match=r"exercise.agree must be between 1 and"):
         ExerciseSettings(agree=6)
+
+
+def _pair_only_the_recheck_tells_apart() -> tuple[str, str]:
+    """Two strings whose set prints in one order under the candidates' four hash seeds,
+    for every input below, and in another under one of the re-check's: the case the runs
+    miss (with two strings, one time in eight)."""
+    from phi1.synth.verify import RECHECK_HASH_SEEDS
+
+    pairs = [(f"w{i}", f"v{i}") for i in range(120)]
+    forms = [[[a, b], [b, a, b], [a, a, b]] for a, b in pairs]  # the inputs of the test
+    program = "\n".join(f"print('|'.join(' '.join(set(f)) for f in {f!r}))" for f in forms)
+    orders = {}
+    for seed in (*ag.HASH_SEEDS, *RECHECK_HASH_SEEDS):
+        (result,) = execute([program], hash_seed=seed, max_output=1 << 20)
+        orders[seed] = result.stdout.splitlines()
+    for i, pair in enumerate(pairs):
+        first = orders[ag.HASH_SEEDS[0]][i]
+        if all(orders[s][i] == first for s in ag.HASH_SEEDS) and any(
+            orders[s][i] != first for s in RECHECK_HASH_SEEDS
+        ):
+            return pair
+    raise AssertionError("no such pair among 120: the seeds are not independent")
+
+
+def _distinct_words(body: str, calls: str, settings: ExerciseSettings):
+    from phi1.synth import verify
+
+    prompt = (
+        'def distinct_words(words: list) -> str:\n    """The distinct words, one space apart."""\n'
+    )
+    item = {"prompt": prompt, "own": body, "name": "distinct_words", "id": "ex",
+            "solutions": [body, body], "inputs": calls}  # fmt: skip
+    ((_, choice, _),) = verify._agreement_batch([item], settings)
+    return choice
+
+
+LEAKS = "    return ' '.join(set(words))\n"
+SORTS = "    return ' '.join(sorted(set(words)))\n"
+
+
+def test_candidates_that_list_a_set_in_hash_order_agree_with_nothing():
+    calls = "\n".join(f"distinct_words({[f'w{i}' for i in range(k)]!r})" for k in range(1, 6))
+    settings = ExerciseSettings(candidates=3, agree=2, mutations=0)
+    choice = _distinct_words(LEAKS, calls, settings)
+    assert not choice.kept and choice.reason == "no_agreement"
+    assert choice.groups == [1, 1, 1]  # three copies, yet no two agree: unstable answers
+    assert _distinct_words(SORTS, calls, settings).kept
+
+
+def test_a_solution_that_follows_hash_order_fails_its_rewritten_examples_every_time():
+    a, b = _pair_only_the_recheck_tells_apart()
+    calls = f"distinct_words([{a!r}, {b!r}])\ndistinct_words([{b!r}, {a!r}, {b!r}])\n" + (
+        f"distinct_words([{a!r}, {a!r}, {b!r}])"
+    )
+    settings = ExerciseSettings(candidates=3, agree=2, mutations=0)
+    for _ in range(2):  # the same verdict on every check
+        choice = _distinct_words(LEAKS, calls, settings)
+        assert choice.groups == [3]  # the four runs agree: it looks stable
+        assert not choice.kept and choice.reason == "rewritten_examples_fail"
+        assert choice.detail.startswith("PYTHONHASHSEED=")
+    assert _distinct_words(SORTS, calls, settings).kept

@@ -286,6 +286,8 @@ def test_agreement_keeps_what_candidates_agree_on_over_http(tmp_path):
     assert asked == 5 + 4 * 2  # statements, then candidates and inputs of the 4 that parse
     assert summary["reasons"] == {"no_docstring": 1, "no_agreement": 1, "duplicate": 1}
     assert again["kept"] == summary["kept"] == 2
+    # the group sizes of the exercises kept once task_3, the duplicate, is gone
+    assert summary["agreement"]["kept_group_sizes"] == {"4": 2}
     rows = {
         r["meta"]["function_name"]: r for r in map(json.loads, open(tmp_path / "exercises.jsonl"))
     }
@@ -374,3 +376,16 @@ def test_the_candidates_read_the_exercise_without_its_examples_unless_asked(tmp_
     samples = json.load(open(tmp_path / "samples" / "manifest.json"))["fingerprint"]["settings"]
     # the setting is in the samples' key only when off: runs made before it re-run
     assert samples.get("solver_sees_examples", "absent") == (False if not sees else "absent")
+
+
+def test_the_default_solver_is_another_model_and_only_the_agreement_check_loads_it(monkeypatch):
+    from phi1.synth import commands
+
+    passed = {}
+    monkeypatch.setattr(commands, "_generate", lambda *args, **others: passed.update(others))
+    commands.exercises(out="unused")
+    assert passed["solver"].model == "qwen2.5-coder-1.5b-instruct"
+    assert passed["solver"].model != commands.LLMSettings().model  # not the default teacher
+    for check in ("examples", "lenient"):  # these ask no candidate: nothing to load
+        commands.exercises(out="unused", exercise=ExerciseSettings(check=check))
+        assert passed["solver"] is None

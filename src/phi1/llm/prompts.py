@@ -64,17 +64,21 @@ Requirements:
         "You are an expert Python teacher who writes programming exercises with correct, "
         "tested reference solutions."
     ),
+    # the name says what the function does (phi1.synth.names): no topic beside it, since a
+    # topic the name does not fit (wrap_line about monotonic stacks) made the 0.5B teacher
+    # write prose that contradicts itself (examples/synth/README.md); a template may still
+    # use ${topic}
     "exercise.function": """\
-Write one Python exercise about ${topic}, of ${difficulty} difficulty, as a single function
-named `${name}`.
+Write one Python exercise of ${difficulty} difficulty: a single function named `${name}`
+that does what its name says.
 
 Reply with exactly one ```python block that contains, in this order:
 1. any imports the solution needs (standard library only);
 2. the function signature `def ${name}(...)` with type hints;
-3. a docstring that states the task precisely: what the function returns for every input
-   it allows, edge cases included (an empty input, ties, duplicates), so that any two
-   correct solutions return the same results; and ${examples} examples in doctest form
-   (a line starting with >>> and holding one whole call, then the exact expected output);
+3. a docstring that states the task in plain words, as one clear rule with no special
+   cases the name does not suggest: what the function returns, and what it returns for
+   an empty input if it accepts one; and ${examples} examples in doctest form (a line
+   starting with >>> and holding one whole call, then the exact expected output);
 4. the solution body.
 
 Nothing else: no other functions, no tests, no prints, no text outside the block.""",

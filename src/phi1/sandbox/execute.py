@@ -137,10 +137,16 @@ class ExecResult:
 class _Server:
     """The runner's handle on one fork server process."""
 
-    def __init__(self, disable: Sequence[str], disk_mb: int):
+    def __init__(self, disable: Sequence[str], disk_mb: int, hash_seed: int | None = None):
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        flags = ["-I"]
+        if hash_seed is not None:
+            # -I would ignore PYTHONHASHSEED (it implies -E); the environment is already the
+            # minimal one above, and -s and -P keep the rest of what -I does
+            flags = ["-s", *(["-P"] if sys.version_info >= (3, 11) else [])]
+            env["PYTHONHASHSEED"] = str(hash_seed)
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(_SERVER)],
+            [sys.executable, *flags, "-B", str(_SERVER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -215,6 +221,11 @@ class Sandbox:
     ``disable`` turns isolation layers off (``netns``, ``pidns``, ``userns``, ``landlock``,
     ``seccomp``, ``nobody``): for tests of the fallbacks and for a machine where a layer
     misbehaves. Off by default, never needed for normal use.
+
+    ``hash_seed`` fixes the hash seed of every program (``PYTHONHASHSEED``; programs are
+    forked from their server, so they share its seed): a program that iterates a set of
+    strings then gives the same answer on every run and every server. By default each
+    server draws its own.
     """
 
     def __init__(
@@ -223,8 +234,10 @@ class Sandbox:
         limits: Limits | None = None,
         *,
         disable: Sequence[str] = (),
+        hash_seed: int | None = None,
     ):
         self.limits = limits or Limits()
+        self.hash_seed = hash_seed
         self.workers = _cpus() if workers is None else workers
         if self.workers < 1:
             raise Phi1Error(f"sandbox workers must be >= 1, got {workers}")
@@ -253,7 +266,7 @@ class Sandbox:
 
     def _start_one(self) -> None:
         try:
-            server = _Server(self._disable, self.limits.max_disk_mb)
+            server = _Server(self._disable, self.limits.max_disk_mb, self.hash_seed)
         except BaseException as e:
             with self._lock:
                 self._errors.append(e)
@@ -315,7 +328,7 @@ class Sandbox:
             # The program killed its server, or the server wedged: replace it, and blame
             # the program (it is the only thing that ran there).
             self._servers[slot].kill()
-            self._servers[slot] = _Server(self._disable, self.limits.max_disk_mb)
+            self._servers[slot] = _Server(self._disable, self.limits.max_disk_mb, self.hash_seed)
             self.restarts += 1
             return ExecResult("error", "the sandbox server died or stopped answering")
         return ExecResult(**answer)
@@ -362,6 +375,7 @@ def execute(
     max_output: int = 8192,
     max_disk_mb: int = 256,
     disable: Sequence[str] = (),
+    hash_seed: int | None = None,
 ) -> list[ExecResult]:
     """Run each program in the sandbox; one result per program, in order.
 
@@ -377,6 +391,7 @@ def execute(
         max_disk_mb: Space for files in the working directory, in MiB (where a tmpfs can be
             mounted).
         disable: Isolation layers to leave off (see :class:`Sandbox`); for tests.
+        hash_seed: The programs' ``PYTHONHASHSEED`` (default: a random one per worker).
     """
     limits = Limits(
         timeout, memory_mb, max_processes, max_file_mb, max_open_files, max_output, max_disk_mb
@@ -384,5 +399,5 @@ def execute(
     if not programs:
         return []
     workers = min(workers or _cpus(), len(programs))
-    with Sandbox(workers, limits, disable=disable) as box:
+    with Sandbox(workers, limits, disable=disable, hash_seed=hash_seed) as box:
         return box.run(programs)

@@ -312,14 +312,26 @@ def _oracle_answers(result, n: int) -> list[list] | None:
     return None
 
 
+ORACLE_HASH_SEEDS = (1, 2)
+"""The default ``PYTHONHASHSEED`` of each oracle run: a program that prints a set of strings
+in hash order answers differently under two seeds most of the time (two strings: half of
+it), and the same way every time under each."""
+
+
 def run_oracle(
-    jobs: Mapping[str, tuple[Problem, list[tuple], str | None]], settings: PlusSettings
+    jobs: Mapping[str, tuple[Problem, list[tuple], str | None]],
+    settings: PlusSettings,
+    hash_seeds: Sequence[int] = ORACLE_HASH_SEEDS,
 ) -> dict[str, list[list] | str]:
-    """Each problem's canonical answers to its inputs, run twice in two sandboxes; an
-    answer that differs between the runs becomes ``["unstable", ...]``. A problem whose
-    program did not finish maps to the reason."""
+    """Each problem's canonical answers to its inputs, run once per seed of ``hash_seeds``
+    (at least two), each run in its own sandbox under that fixed hash seed; an answer that
+    differs between the runs becomes ``["unstable", ...]``. A problem whose program did
+    not finish maps to the reason. The fixed seeds make the answers, and what is unstable,
+    the same on every call."""
     from phi1.sandbox.execute import Limits, Sandbox
 
+    if len(hash_seeds) < 2:
+        raise Phi1Error(f"run_oracle needs at least two hash seeds, got {list(hash_seeds)}")
     programs = {
         t: oracle_program(p, inputs, settings.oracle_limit, oracle)
         for t, (p, inputs, oracle) in jobs.items()
@@ -329,23 +341,25 @@ def run_oracle(
         timeout=30 + longest * settings.oracle_limit, max_output=256 << 20, memory_mb=4096
     )
     runs: list[dict[str, Any]] = []
-    for _ in range(2):
-        with Sandbox(settings.workers, limits) as box:
+    for hash_seed in hash_seeds:
+        with Sandbox(settings.workers, limits, hash_seed=hash_seed) as box:
             order = list(programs)
             results = box.run([programs[t] for t in order])
         runs.append(dict(zip(order, results, strict=True)))
     answers: dict[str, list[list] | str] = {}
     for task_id, (_, inputs, _) in jobs.items():
-        first = _oracle_answers(runs[0][task_id], len(inputs))
-        second = _oracle_answers(runs[1][task_id], len(inputs))
-        if first is None or second is None:
-            result = runs[0][task_id] if first is None else runs[1][task_id]
+        each = [_oracle_answers(run[task_id], len(inputs)) for run in runs]
+        failed = next((k for k, a in enumerate(each) if a is None), None)
+        if failed is not None:
+            result = runs[failed][task_id]
             answers[task_id] = f"oracle program {result.status}: {result.detail}"[:300]
             continue
+        first, others = each[0], each[1:]
         answers[task_id] = [
-            a if a[0] != "ok" or _same_answer(a, b) else ["unstable", None, 0.0]
-            for a, b in zip(first, second, strict=True)
-        ]
+            a if a[0] != "ok" or all(_same_answer(a, o[j]) for o in others)
+            else ["unstable", None, 0.0]
+            for j, a in enumerate(first)
+        ]  # fmt: skip
     return answers
 
 

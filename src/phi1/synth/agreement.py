@@ -11,16 +11,19 @@ For one exercise (a signature and docstring written by the teacher):
    type-aware mutation, kept inside the contract the seeds show
    (:func:`phi1.sandbox.plus.seed_inputs`, :func:`phi1.sandbox.plus.candidates`,
    :mod:`phi1.sandbox.mutate`: the same code that makes phi1's strict HumanEval tests).
-2. **Runs** (:func:`run_candidates`): every candidate on every input in the sandbox, twice
-   (:func:`phi1.sandbox.plus.run_oracle`): an answer that changes between the runs is
-   "unstable" and agrees with nothing.
+2. **Runs** (:func:`run_candidates`): every candidate on every input in the sandbox, once
+   under each of four fixed hash seeds (:data:`HASH_SEEDS`,
+   :func:`phi1.sandbox.plus.run_oracle`): an answer that changes between the runs (a set
+   of strings listed in hash order, a random draw) is "unstable" and agrees with nothing,
+   and a check gives the same verdicts every time.
 3. **Groups** (:func:`choose`): an input is in the exercise's *domain* when at least ``m``
    candidates return normally on it (a docstring rarely says what happens to input it
    does not allow, and mutation can make such input: there, candidates may differ without
    being wrong). Candidates whose answers on every domain input are equal (outputs
    compared as values, floats to 9 significant digits; an exception by its type, except
    one that says the code is broken, :data:`BROKEN`, which agrees with nothing) form a
-   group. The largest group wins, a tie going to the group that matches more of the
+   group (an unstable answer agrees with nothing, and its input stays in the domain).
+   The largest group wins, a tie going to the group that matches more of the
    teacher's written examples, then to the earlier candidate. The exercise is kept when
    the group holds at least ``m`` of the ``k`` candidates, the domain holds at least
    ``min_inputs`` inputs, and the agreed outputs are not all one value (a constant cannot
@@ -45,6 +48,10 @@ from phi1.sandbox.literals import Unrepresentable, from_source, to_source
 from phi1.sandbox.problems import Problem
 
 SOURCES = ("docstring", "teacher", "mutated")
+HASH_SEEDS = (1, 2, 3, 4)
+"""The hash seeds every candidate runs under. Candidates of one run share its seed, so two
+that list a set of strings in hash order agree there; across four seeds two strings keep
+their order one time in eight (two seeds: one in two)."""
 BROKEN = frozenset({"NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError"})
 """Exceptions that say a candidate's code is broken, not that the input is refused."""
 
@@ -217,7 +224,8 @@ def run_candidates(
         for c, body in enumerate(bodies):
             problem = Problem(exercise_id, prompt, name, "", canonical_solution=body)
             oracle_jobs[f"{exercise_id}#{c}"] = (problem, inputs.args, None)
-    answers = run_oracle(oracle_jobs, PlusSettings(oracle_limit=timeout)) if oracle_jobs else {}
+    settings = PlusSettings(oracle_limit=timeout)
+    answers = run_oracle(oracle_jobs, settings, HASH_SEEDS) if oracle_jobs else {}
     return {
         exercise_id: [answers[f"{exercise_id}#{c}"] for c in range(len(bodies))]
         for exercise_id, (_, _, bodies, _) in jobs.items()
@@ -311,7 +319,10 @@ def choose(
     the prose another way, or the prose holds no one task."""
     runs = {c: a for c, a in enumerate(answers) if not isinstance(a, str)}
     n_inputs = len(inputs.args)
-    domain = [j for j in range(n_inputs) if sum(runs[c][j][0] == "ok" for c in runs) >= m]
+    # a candidate whose answer changed between runs returned too: the input stays in the
+    # domain, where its unstable answer agrees with nothing
+    domain = [j for j in range(n_inputs)
+              if sum(runs[c][j][0] in ("ok", "unstable") for c in runs) >= m]  # fmt: skip
     groups: dict[tuple, list[int]] = {}
     for c, a in runs.items():
         groups.setdefault(tuple(answer_key(a[j], c) for j in domain), []).append(c)

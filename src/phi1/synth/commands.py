@@ -75,10 +75,15 @@ def textbooks(
     _generate("textbooks", generate_textbooks, out, llm, textbook, runner)
 
 
+DEFAULT_SOLVER = LLMSettings(model="qwen2.5-coder-1.5b-instruct")
+"""The model of the candidates and the test inputs by default: not the default teacher, whose
+misreadings it does not share, and stronger (examples/synth/README.md)."""
+
+
 def exercises(
     out: str | None = None,
     llm: LLMSettings = LLMSettings(),  # noqa: B008
-    solver: LLMSettings | None = None,
+    solver: LLMSettings = DEFAULT_SOLVER,
     exercise: ExerciseSettings = ExerciseSettings(),  # noqa: B008
     runner: RunnerSettings = RunnerSettings(),  # noqa: B008
 ) -> None:
@@ -91,14 +96,17 @@ def exercises(
         llm: The teacher: the model that writes each exercise (signature, docstring, its
             own body).
         solver: The model that writes the other candidate solutions and the test inputs
-            (default: the teacher). A smaller solver costs less per exercise; the check
-            still needs ``exercise.agree`` of the candidates to agree.
+            of the agreement check (default: Qwen2.5-Coder-1.5B-Instruct, run locally).
+            Set it to the teacher's settings to use the teacher; with a served teacher,
+            point it at a server too. Not loaded unless ``exercise.check`` is
+            ``agreement``.
         exercise: What to generate and what to keep.
         runner: Sharding, flushing, progress, worker split.
     """
     from phi1.synth.exercises import generate_exercises
 
-    _generate("exercises", generate_exercises, out, llm, exercise, runner, solver=solver)
+    asked = solver if exercise.check == "agreement" else None  # the other checks ask none
+    _generate("exercises", generate_exercises, out, llm, exercise, runner, solver=asked)
 
 
 def stats(directory: str, embed: bool = True, sample: int = 2000, seed: int = 0) -> None:

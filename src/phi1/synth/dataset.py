@@ -107,7 +107,7 @@ def finalize(
     rejects: list[dict[str, Any]] | None = None,
     threshold: float = 0.7,
     duplicate_key: Callable[[dict], Hashable] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Drop duplicates among this run's records (in job order), write the final file.
 
@@ -115,7 +115,8 @@ def finalize(
     checks' rejects, counted in the summary) to its rejects. Duplicates: MinHash
     near-duplicates of ``record["text"]`` at Jaccard ``threshold`` by default, or exact
     matches of ``duplicate_key(record)`` when given (exercises compare their syntax trees
-    with the names taken out). ``extra`` goes into the summary as it is.
+    with the names taken out). ``extra`` goes into the summary as it is, or, a function,
+    what it returns for the records kept after the duplicates are dropped.
     """
     wanted = {i: k for k, i in enumerate(ids)}
     if records is None:
@@ -151,7 +152,7 @@ def finalize(
         "kept": len(kept),
         "rejected": sum(reasons.values()),
         "reasons": dict(reasons.most_common()),
-        **(extra or {}),
+        **(extra(kept) if callable(extra) else extra or {}),
         "file": str(out / name),
         "usage_this_run": usage,
     }

@@ -1,9 +1,11 @@
 """CodeExercises: a function signature + docstring to complete, and its solution body.
 
 Diversity comes from constrained function names (:mod:`phi1.synth.names`: a seeded,
-distinct name per job, an operation on a kind of data it fits, or a user list) plus a topic
-leaf and a difficulty drawn with ``random.Random(f"{seed}:exercise:{index}")`` and recorded
-in ``meta``.
+distinct name per job, an operation on a kind of data it fits, or a user list) and a
+difficulty, drawn with ``random.Random(f"{seed}:exercise:{index}")`` and recorded in
+``meta``. A topic leaf is drawn and recorded too, but the default prompt does not show it:
+the name says what the function does, and a topic beside it that the name does not fit
+made the teacher contradict itself (a template may still use ``${topic}``).
 
 **The teacher writes the exercise** (``statements/``, one request each): one ```python
 block that defines the asked-for function with a docstring (and usually a body). The block
@@ -15,18 +17,19 @@ without doctest's ``...`` prefix gets the prefix (:func:`fix_doctest_continuatio
 :mod:`phi1.synth.agreement`): ``candidates`` (k) solutions, the teacher's own body and
 k - 1 sampled ones (the reply prefilled with the exercise, its examples taken out so
 that the prose alone must fix the behaviour, so only a body is written, the k - 1 decoded
-together where the backend can), and the teacher's test inputs asked for separately
-(``samples/``); every candidate runs on the docstring's, the teacher's and
+together where the backend can), and test inputs asked for separately
+(``samples/``); every candidate runs on the docstring's, the solver's and
 mutated inputs in the sandbox, and the exercise is kept, with a solution from the largest
 group of candidates that agree on every input, when that group holds at least ``agree``
 (m) of the k, and (``examples_needed``) gives the teacher's own output on that share of
 the docstring's examples. Its docstring examples are then rewritten from the agreed outputs
-and run once more. The candidates and inputs may come from another model than the
-teacher's (``phi1 synth exercises --solver.model``). ``meta.agreement`` records k, m, the
-group sizes, the inputs by source and the agreed tests. The older rules remain, off by
-default: ``check: examples`` keeps an exercise whose solution passes its own doctest
-examples (none: rejected), ``check: lenient`` also keeps one without examples if it parses
-and has a body.
+and run once more. The candidates and inputs come from the solver, by default another model
+than the teacher (``phi1 synth exercises --solver.model``, default
+Qwen2.5-Coder-1.5B-Instruct: it does not share the teacher's misreadings).
+``meta.agreement`` records k, m, the group sizes, the inputs by source and the agreed
+tests. The older rules remain, off by default: ``check: examples`` keeps an exercise whose
+solution passes its own doctest examples (none: rejected), ``check: lenient`` also keeps one
+without examples if it parses and has a body.
 
 Duplicates by syntax tree with the names taken out (:func:`renamed_ast_dump`: function,
 argument and local names replaced by position, docstring dropped) are removed. Every
@@ -113,10 +116,10 @@ class ExerciseSettings:
     agree: int = 3
     """m: candidates that must agree on every input for the exercise to be kept (their group
     also has to be the largest). A larger m trades the keep rate for correctness; with the
-    0.5B teacher and the other defaults (examples/synth/hand-check.md, 80 asked, two
-    readers agreeing on every verdict): 2 of 5 keeps 70% at 61% correct, 3 of 5 46% at 78%,
-    4 of 5 41% at 82%, 5 of 5 25% at 85%. The exercises only a group of exactly 2 keeps are
-    26% correct, hence 3."""
+    0.5B teacher, the 1.5B solver and the other defaults (examples/synth/hand-check.md, 80
+    asked, two readers): 3 of 5 keeps 62% at 74-78% correct, 4 of 5 46% at 76%, 5 of 5 35%
+    at 89%. With the previous prompt and solver the exercises only a group of exactly 2 kept
+    were 26% correct (examples/synth/topic-prompt), hence 3."""
     examples_needed: float = 0.0
     """Share of the teacher's own docstring examples (those with a literal output) on which
     the agreed group must give the teacher's output; 0 asks for none, 1 for every one (and
@@ -473,8 +476,9 @@ def generate_exercises(
 ) -> dict[str, Any]:
     """Generate (or resume), verify, deduplicate; return the summary written to ``out``.
 
-    ``llm`` (the teacher) writes the exercises; ``solver`` (default: the teacher) the
-    other candidate solutions and the test inputs of the agreement check."""
+    ``llm`` (the teacher) writes the exercises; ``solver`` (here, default: the teacher;
+    ``phi1 synth exercises`` passes its ``--solver``, the 1.5B model by default) the other
+    candidate solutions and the test inputs of the agreement check."""
     out = Path(out)
     templates = load_templates(settings.templates)
     jobs = exercise_jobs(settings, templates)
@@ -495,7 +499,7 @@ def generate_exercises(
             validator.close()
     records, rejects = read_records(out / "statements"), read_rejects(out / "statements")
     usage = [result.usage]
-    extra: dict[str, Any] = {}
+    extra = None
     if agreement:
         wanted = {j.id for j in jobs}
         records = [r for r in records if r["id"] in wanted]
@@ -505,8 +509,11 @@ def generate_exercises(
         records, failed = verify_exercises(out, records, settings, progress=runner.progress)
         write_jsonl(out / "rejects-check.jsonl", failed)
         rejects += failed
-        extra["agreement"] = agreement_summary(records, settings)
-        extra["models"] = {"teacher": model_name(llm), "solver": model_name(solver)}
+        models = {"teacher": model_name(llm), "solver": model_name(solver)}
+
+        def extra(kept: list[dict[str, Any]]) -> dict[str, Any]:  # once duplicates are gone
+            return {"agreement": agreement_summary(kept, settings), "models": models}
+
         for r in records:
             r["meta"]["solver"] = model_name(solver)
     return finalize(
