@@ -42,3 +42,9 @@ if [ "${STUDY:-0}" = 1 ]; then
     --exercise.solver_sees_examples true --exercise.agree 2 \
     --exercise.templates examples/synth/teacher-1.5b/templates.yaml --runner.flush_every 1
 fi
+# The 1.5B model as teacher (and solver) with today's prompt and settings, under
+# teacher-1.5b-plain/ (TEACHER15=1; about 36 minutes on 2 cores); hand-checked by two readers
+if [ "${TEACHER15:-0}" = 1 ]; then
+  $PHI1 synth exercises --out examples/synth/teacher-1.5b-plain --exercise.n 80 \
+    --llm.model qwen2.5-coder-1.5b-instruct --runner.flush_every 1
+fi
