@@ -511,9 +511,10 @@ def generate_exercises(
         rejects += failed
         models = {"teacher": model_name(llm), "solver": model_name(solver)}
 
-        def extra(kept: list[dict[str, Any]]) -> dict[str, Any]:  # once duplicates are gone
+        def summarize(kept: list[dict[str, Any]]) -> dict[str, Any]:  # once duplicates go
             return {"agreement": agreement_summary(kept, settings), "models": models}
 
+        extra = summarize
         for r in records:
             r["meta"]["solver"] = model_name(solver)
     return finalize(
