@@ -378,14 +378,42 @@ def test_the_candidates_read_the_exercise_without_its_examples_unless_asked(tmp_
     assert samples.get("solver_sees_examples", "absent") == (False if not sees else "absent")
 
 
-def test_the_default_solver_is_another_model_and_only_the_agreement_check_loads_it(monkeypatch):
+def test_the_default_teacher_and_solver_are_one_model_and_only_the_agreement_check_asks_it(
+    monkeypatch,
+):
     from phi1.synth import commands
 
     passed = {}
-    monkeypatch.setattr(commands, "_generate", lambda *args, **others: passed.update(others))
+
+    def generate(kind, gen, out, llm, *args, **others):
+        passed.update(others, llm=llm)
+
+    monkeypatch.setattr(commands, "_generate", generate)
     commands.exercises(out="unused")
-    assert passed["solver"].model == "qwen2.5-coder-1.5b-instruct"
-    assert passed["solver"].model != commands.LLMSettings().model  # not the default teacher
+    assert passed["llm"].model == passed["solver"].model == "qwen2.5-coder-1.5b-instruct"
+    assert passed["llm"] == passed["solver"]  # equal settings: _generate loads one model
     for check in ("examples", "lenient"):  # these ask no candidate: nothing to load
         commands.exercises(out="unused", exercise=ExerciseSettings(check=check))
         assert passed["solver"] is None
+
+
+def test_a_solver_with_the_teachers_settings_is_the_loaded_teacher(tmp_path, monkeypatch, capsys):
+    # phi1 synth exercises with --llm and --solver naming one real server: one load, and the
+    # one model is asked for the exercises, the candidates and the inputs
+    from phi1.llm import LLMSettings
+    from phi1.synth import commands
+
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(AGREEMENT))
+    loads = []
+    real_load = LLMSettings.load
+    monkeypatch.setattr(LLMSettings, "load", lambda self: loads.append(self) or real_load(self))
+    settings = ExerciseSettings(n=5, names_file=str(names), candidates=5, agree=3, mutations=8)
+    with serve(agreement_answer) as server:
+        spec = LLMSettings(model=server.url)
+        solver = LLMSettings(model=server.url)  # equal to the teacher's, not the same object
+        runner = RunnerSettings(progress=False)
+        commands.exercises(str(tmp_path / "out"), spec, solver, settings, runner)
+        assert server.counts["answered"] == 5 + 4 * 2
+    assert loads == [spec]
+    assert "exercises: 2 kept of 5 asked" in capsys.readouterr().out
