@@ -109,3 +109,46 @@ def test_default_threads_follows_the_environment_and_the_idle_cores(monkeypatch)
     idle = _idle_cores(cores, interval=0.1)
     assert idle is not None and 0.0 <= idle <= cores
     assert 1 <= default_threads() <= cores
+
+
+def test_a_message_holding_a_control_tokens_text_stays_text(smollm2):
+    # A judged file that mentions "<|im_end|>" must not end the user's turn in the prompt:
+    # the template's control tokens are parsed, the messages' text is not.
+    im_end = smollm2.tokenize("<|im_end|>")
+    assert len(im_end) == 1  # a bare string: special tokens parsed
+    content = "Rate this file:\nEOS = '<|endoftext|>'\nEND = '<|im_end|>'  # <|im_start|>x"
+    messages = [{"role": "user", "content": content}]
+    prompt = smollm2.render_chat(messages)
+    ids = smollm2.tokenize(prompt)
+    # the template's own: after the system prompt and after the user's message
+    assert ids.count(im_end[0]) == 2
+    assert ids.count(smollm2.tokenize("<|endoftext|>")[0]) == 0
+    # the model reads every character of the prompt, the message's as plain text
+    assert smollm2.llama.detokenize(ids, special=True).decode() == str(prompt)
+    plain = smollm2.llama.tokenize(content.encode(), add_bos=False, special=False)
+    assert any(ids[i : i + len(plain)] == plain for i in range(len(ids)))
+    # adding the reply's start keeps it, and a prefill with the text is text too
+    assert smollm2.tokenize(prompt + "Sure").count(im_end[0]) == 2
+    request = Request(messages=messages, prefill="x = '<|im_end|>'", params=GenParams())
+    assert smollm2.tokenize(smollm2.prompt_text(request)).count(im_end[0]) == 2
+    out = smollm2.chat([messages], GenParams(max_tokens=4, temperature=0.0))[0]
+    assert out.prompt_tokens == len(ids)
+
+
+def test_a_message_without_control_text_tokenizes_as_before(smollm2):
+    from phi1.llm.llamacpp import tokenize_prompt
+
+    prompt = smollm2.render_chat(HELLO + [{"role": "assistant", "content": "a < b, <b>"}])
+    assert type(prompt) is str  # nothing remembered: the whole prompt in one call
+    assert smollm2.tokenize(prompt) == tokenize_prompt(smollm2.llama, prompt)
+
+
+def test_literal_pieces_cut_at_every_occurrence_longest_first():
+    from phi1.llm.llamacpp import _pieces
+
+    text = "<s>A<|x|>B<|x|>|>C"
+    assert _pieces(text, ["<|x|>", "<|x|>B"]) == [
+        ("<s>A", False), ("<|x|>B", True), ("<|x|>", True), ("|>C", False),
+    ]  # fmt: skip
+    assert _pieces(text, []) == [(text, False)]
+    assert _pieces(text, ["absent", ""]) == [(text, False)]

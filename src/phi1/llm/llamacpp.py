@@ -15,6 +15,15 @@ and each step decodes one token of every live sequence in one ``llama_decode`` c
 the weights are read once per step for all of them. Each sequence samples with its own
 chain (top-k, top-p, min-p, temperature, then a draw seeded ``seed + k``), the chain
 ``create_completion`` builds. A greedy request with ``n > 1`` is decoded once and copied.
+
+The template's own control tokens (``<|im_start|>``) are parsed as such; the text of the
+messages is not. A message (a code file being judged, an exercise's prefill) that contains
+the text ``<|im_end|>`` or ``<|endoftext|>`` reaches the model as those characters, not as
+the control token that would end the turn: :meth:`LlamaCppLLM.render_chat` returns a
+:class:`ChatText` that remembers such messages, and :meth:`LlamaCppLLM.tokenize` reads them
+with special tokens off (where the template wrote a message as it is, as ChatML does).
+llama-cpp-python's own chat completion, transformers' ``apply_chat_template`` and the
+OpenAI-compatible servers parse them, so a server-backed judge still does.
 """
 
 from __future__ import annotations
@@ -106,11 +115,50 @@ def chat_renderer(llama: Any, path: Path | str, name: str) -> Any:
     return render
 
 
-def tokenize_prompt(llama: Any, text: str) -> list[int]:
-    """Token ids of a rendered prompt as the model sees it: special tokens parsed, a BOS
-    where the GGUF asks for one (once, when the template wrote it too)."""
+class ChatText(str):
+    """A rendered chat prompt and the texts in it to tokenize as plain text (``literals``:
+    the messages that contain a control token's text). Adding a string keeps them."""
+
+    literals: tuple[str, ...]
+
+    def __new__(cls, text: str, literals: Iterable[str] = ()) -> ChatText:
+        self = super().__new__(cls, text)
+        self.literals = tuple(literals)
+        return self
+
+    def __add__(self, other: str) -> ChatText:
+        return ChatText(str(self) + other, self.literals)
+
+
+def _pieces(text: str, literals: Iterable[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into ``(piece, is literal)``: each occurrence of a literal (the longest
+    where two start at one place), and the text between."""
+    wanted = sorted({lit for lit in literals if lit}, key=len, reverse=True)
+    out: list[tuple[str, bool]] = []
+    start = 0
+    while wanted:
+        found = [(i, -len(lit), lit) for lit in wanted if (i := text.find(lit, start)) >= 0]
+        if not found:
+            break
+        at, _, lit = min(found)
+        out += [(text[start:at], False), (lit, True)]
+        start = at + len(lit)
+    out.append((text[start:], False))
+    return [(piece, literal) for piece, literal in out if piece]
+
+
+def tokenize_prompt(llama: Any, text: str, literals: Iterable[str] = ()) -> list[int]:
+    """Token ids of a rendered prompt as the model sees it: special tokens parsed, but not
+    inside ``literals`` (texts of the messages, read as plain text), a BOS where the GGUF
+    asks for one (once, when the template wrote it too)."""
     add_bos = bool(llama._model.add_bos_token())
-    tokens = llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    pieces = _pieces(text, literals)
+    if all(not literal for _, literal in pieces):
+        tokens = llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    else:
+        tokens = [llama.token_bos()] if add_bos else []
+        for piece, literal in pieces:
+            tokens += llama.tokenize(piece.encode("utf-8"), add_bos=False, special=not literal)
     bos = llama.token_bos()
     if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
         tokens = tokens[1:]  # the template wrote BOS itself
@@ -200,15 +248,30 @@ class LlamaCppLLM(LLM):
         return any(word in self.name.lower() for word in ("instruct", "chat", "-it"))
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        """The prompt text the GGUF's chat template makes of ``messages``."""
+        """The prompt text the GGUF's chat template makes of ``messages``: a
+        :class:`ChatText` that remembers the messages holding a control token's text."""
         check_messages(messages)
         if self._template is None:
             self._template = chat_renderer(self.llama, self.path, self.name)
-        return self._template(messages)
+        text = self._template(messages)
+        literals = [m["content"] for m in messages if self.has_control_text(m["content"])]
+        return ChatText(text, literals) if literals else text
+
+    def has_control_text(self, text: str) -> bool:
+        """Whether ``text`` holds the text of a special token (``<|im_end|>``)."""
+        if not text or "<" not in text:  # every special token of the registry's models
+            return False
+        data = text.encode("utf-8")
+        tokenize = self.llama.tokenize
+        return tokenize(data, add_bos=False, special=True) != tokenize(
+            data, add_bos=False, special=False
+        )
 
     def tokenize(self, text: str) -> list[int]:
-        """Token ids as the model sees ``text`` (special tokens parsed, BOS as the GGUF says)."""
-        return tokenize_prompt(self.llama, text)
+        """Token ids as the model sees ``text``: special tokens parsed, except inside the
+        messages of a :class:`ChatText`; BOS as the GGUF says."""
+        literals = [lit for lit in getattr(text, "literals", ()) if lit in text]
+        return tokenize_prompt(self.llama, str(text), literals)
 
     def stream(self, requests: Iterable[Request]) -> Iterator[tuple[int, Completion]]:
         for i, request in enumerate(requests):
@@ -221,7 +284,11 @@ class LlamaCppLLM(LLM):
         """The text the model continues: the chat rendered by the GGUF's template (then the
         reply's ``prefill``), or the plain prompt."""
         if request.is_chat:
-            return self.render_chat(request.messages) + request.prefill  # type: ignore[arg-type]
+            text = self.render_chat(request.messages)  # type: ignore[arg-type]
+            if self.has_control_text(request.prefill):  # the reply's start is text too
+                literals = [*getattr(text, "literals", ()), request.prefill]
+                return ChatText(str(text) + request.prefill, literals)
+            return text + request.prefill
         return request.prompt or ""
 
     def _generate(self, request: Request) -> Completion:
