@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from phi1.io import write_jsonl
 from phi1.llm import load_llm
 from phi1.llm.base import Completion
 from phi1.llm.runner import RunnerSettings, read_rejects
@@ -19,7 +20,7 @@ from phi1.synth.exercises import (
     renamed_ast_dump,
     split_exercise,
 )
-from phi1.synth.stats import compute_stats
+from phi1.synth.stats import compute_stats, render_markdown
 
 GOOD = '''Here is the exercise:
 
@@ -106,6 +107,39 @@ def test_validation_dedup_and_rejects_over_http(tmp_path):
     stats = compute_stats(tmp_path / "out", embed=False)
     assert stats["records"] == 1 and stats["reject_reasons"] == EXPECTED
     assert stats["coverage"]["function_names"] == 1
+    # the default prompt has no ${topic}: the drawn topic is recorded, not counted as shown
+    assert meta["topic_shown"] is False
+    assert stats["coverage"]["topics_used"] == 0 and stats["coverage"]["topics_not_shown"] == 1
+    assert "- topics: none shown to the model (1 records drew one" in render_markdown(stats)
+
+
+def test_stats_count_the_topics_a_prompt_showed(tmp_path):
+    from phi1.llm.prompts import TEMPLATES, template_hash
+    from phi1.synth.exercises import exercise_jobs
+
+    with_topic = {**TEMPLATES, "exercise.function": TEMPLATES["exercise.function"]
+                  + "\nIts subject: ${topic}."}  # fmt: skip
+    settings = ExerciseSettings(n=3)
+    shown = [j.meta["topic_shown"] for j in exercise_jobs(settings, with_topic)]
+    assert shown == [True] * 3
+    assert [j.meta["topic_shown"] for j in exercise_jobs(settings, dict(TEMPLATES))] == [False] * 3
+    # records made before meta.topic_shown: by the hash of their templates (phi1's default
+    # prompt: not shown; any other: shown)
+    default = template_hash(TEMPLATES, "exercise.system", "exercise.function")
+    metas = [{"topic": "recursion", "template_hash": default},
+             {"topic": "graphs", "template_hash": "0123456789ab"},
+             {"topic": "sorting", "template_hash": default, "topic_shown": True}]  # fmt: skip
+    out = tmp_path / "old"
+    out.mkdir()
+    body = "def f():\n    pass\n"
+    rows = [{"id": f"exercise-{i:07d}", "text": body, "meta": m} for i, m in enumerate(metas)]
+    write_jsonl(out / "exercises.jsonl", rows)
+    coverage = compute_stats(out, embed=False)["coverage"]
+    assert coverage["most_common_topics"] == {"graphs": 1, "sorting": 1}
+    assert coverage["topics_not_shown"] == 1
+    assert "; 1 more records drew a topic their prompt did not show" in render_markdown(
+        compute_stats(out, embed=False)
+    )
 
 
 def test_split_and_renamed_ast_dump():

@@ -3,9 +3,10 @@
 Diversity comes from constrained function names (:mod:`phi1.synth.names`: a seeded,
 distinct name per job, an operation on a kind of data it fits, or a user list) and a
 difficulty, drawn with ``random.Random(f"{seed}:exercise:{index}")`` and recorded in
-``meta``. A topic leaf is drawn and recorded too, but the default prompt does not show it:
-the name says what the function does, and a topic beside it that the name does not fit
-made the teacher contradict itself (a template may still use ``${topic}``).
+``meta``. A topic leaf is drawn and recorded too, but the default prompt does not show it
+(``meta.topic_shown``: false; ``phi1 synth stats`` then counts no topic coverage): the name
+says what the function does, and a topic beside it that the name does not fit made the
+teacher contradict itself (a template may still use ``${topic}``).
 
 **The teacher writes the exercise** (``statements/``, one request each): one ```python
 block that defines the asked-for function with a docstring (and usually a body). The block
@@ -56,7 +57,7 @@ from typing import Any
 from phi1.errors import Phi1Error
 from phi1.io import sha256_json, write_jsonl
 from phi1.llm.base import LLM, Completion
-from phi1.llm.prompts import check_template, load_templates
+from phi1.llm.prompts import check_template, load_templates, template_fields
 from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
 from phi1.synth import checks
 from phi1.synth.checks import doctest_program, short_detail
@@ -191,6 +192,8 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
     names = function_names(settings.n, settings.seed, settings.names_file, settings.names)
     source = "generated" if settings.names == "combinatorial" else settings.names
     topics = leaves()
+    shown = any("topic" in template_fields(templates[t])
+                for t in ("exercise.system", "exercise.function"))  # fmt: skip
     jobs = []
     for i, name in enumerate(names):
         rng = random.Random(f"{settings.seed}:exercise:{i}")
@@ -209,6 +212,7 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
             "topic": topic.leaf,
             "subject": topic.subject,
             "area": topic.area,
+            "topic_shown": shown,  # drawn either way; the default prompt does not show it
             "difficulty": difficulty,
         }
         # stop: the end of the one block asked for; prose follows

@@ -1,7 +1,8 @@
 """The diversity report of a synthetic dataset (``phi1 synth stats DIR``).
 
-Reports distinct-n (unique word n-grams / all n-grams, n = 1..4), topic, audience, style,
-difficulty and function-name coverage, token counts (the codegen-350M-mono tokenizer the
+Reports distinct-n (unique word n-grams / all n-grams, n = 1..4), topic (the topics the
+prompts showed the model, :func:`topic_shown`), audience, style, difficulty and
+function-name coverage, token counts (the codegen-350M-mono tokenizer the
 model trains on), the distribution of pairwise and nearest-neighbour cosine similarity of
 sentence embeddings (all-MiniLM-L6-v2, on a seeded sample when the set is large), and the
 reject reasons. For textbooks it runs every kept section's code again in the sandbox and
@@ -22,6 +23,29 @@ from phi1.errors import Phi1Error
 from phi1.io import atomic_write_json, atomic_write_text, read_jsonl
 
 WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def topic_shown(meta: dict[str, Any]) -> bool:
+    """Whether the prompt of a record showed the model its drawn topic: ``meta.topic_shown``
+    where it was recorded, else by the hash of its templates when they are phi1's defaults
+    (the default exercise prompt has had no ``${topic}`` since session 12), else yes."""
+    if "topic_shown" in meta:
+        return bool(meta["topic_shown"])
+    return _default_topic_shown().get(meta.get("template_hash", ""), True)
+
+
+def _default_topic_shown() -> dict[str, bool]:
+    """Template hash -> whether it uses ``${topic}``, for phi1's default templates."""
+    from phi1.llm.prompts import TEMPLATES, template_fields, template_hash
+
+    out = {}
+    for user in TEMPLATES:
+        kind = user.split(".")[0]
+        system = f"{kind}.system"
+        if system in TEMPLATES and user != system:
+            fields = template_fields(TEMPLATES[user]) | template_fields(TEMPLATES[system])
+            out[template_hash(TEMPLATES, system, user)] = "topic" in fields
+    return out
 
 
 def load_dataset(directory: str | Path) -> tuple[list[dict], list[dict], str]:
@@ -124,9 +148,11 @@ def compute_stats(
     from phi1.synth.topics import leaves
 
     all_topics = {t.leaf for t in leaves()}
-    topics = Counter(m.get("topic") for m in metas if m.get("topic"))
+    shown = [m for m in metas if m.get("topic") and topic_shown(m)]
+    topics = Counter(m["topic"] for m in shown)
     stats["coverage"] = {
         "topics_used": len(topics),
+        "topics_not_shown": sum(1 for m in metas if m.get("topic")) - len(shown),
         "topics_in_tree": len(all_topics),
         "topic_share": round(len(set(topics) & all_topics) / len(all_topics), 4),
         "areas": dict(Counter(m.get("area") for m in metas if m.get("area")).most_common()),
@@ -196,10 +222,16 @@ def render_markdown(stats: dict[str, Any]) -> str:
         )
     lines.append("- distinct-n: " + ", ".join(f"{n}: {v}" for n, v in stats["distinct_n"].items()))
     cov = stats["coverage"]
-    lines.append(
-        f"- topics: {cov['topics_used']} distinct of {cov['topics_in_tree']} leaves "
-        f"({cov['topic_share']:.1%} of the tree)"
-    )
+    hidden = cov.get("topics_not_shown", 0)
+    if cov["topics_used"] or not hidden:
+        lines.append(
+            f"- topics: {cov['topics_used']} distinct of {cov['topics_in_tree']} leaves "
+            f"({cov['topic_share']:.1%} of the tree)"
+            + (f"; {hidden} more records drew a topic their prompt did not show" if hidden else "")
+        )
+    else:
+        lines.append(f"- topics: none shown to the model ({hidden} records drew one; their "
+                     "prompt has no ${topic}, so the names carry the diversity)")  # fmt: skip
     for field in ("areas", "audience", "style", "difficulty"):
         if cov.get(field):
             lines.append(f"- {field}: " + "; ".join(f"{k} ({v})" for k, v in cov[field].items()))
