@@ -168,6 +168,14 @@ def test_a_fixed_hash_seed_gives_every_program_and_server_the_same_set_order():
         (result,) = box.run(["import os; print(sorted(os.environ))"])
     assert result.status == "passed" and "PATH" in result.stdout
     assert "PYTHONHASHSEED" not in result.stdout  # the programs' environment stays minimal
+    # and, as under -I, neither the sandbox's own directory nor user site-packages are on
+    # the programs' sys.path (Python 3.10 has no -P: the server takes it off itself)
+    sandbox_dir = os.path.dirname(os.path.abspath(execute.__code__.co_filename))
+    with Sandbox(1, hash_seed=7) as box, Sandbox(1) as plain:
+        program = "import site, sys; print(repr(sys.path)); print(site.ENABLE_USER_SITE)"
+        seeded, isolated = box.run([program])[0], plain.run([program])[0]
+    assert seeded.status == isolated.status == "passed"
+    assert sandbox_dir not in seeded.stdout and seeded.stdout == isolated.stdout
 
 
 def test_a_dead_server_is_replaced_and_the_program_blamed(box):

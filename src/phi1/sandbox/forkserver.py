@@ -881,6 +881,10 @@ def _unlock(root: str) -> None:
 
 
 def main() -> None:
+    # started with -I, or with -s -P under a fixed hash seed, the script's own directory is
+    # not on sys.path; Python 3.10 has no -P, so take it off here (samples fork from us)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     config = recv(0) or {}
     disable = set(config.get("disable", ()))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # pid 1 would otherwise take a sample's ^C
