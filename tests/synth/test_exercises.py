@@ -20,7 +20,7 @@ from phi1.synth.exercises import (
     renamed_ast_dump,
     split_exercise,
 )
-from phi1.synth.stats import compute_stats, render_markdown
+from phi1.synth.stats import compute_stats, render_markdown, topic_shown
 
 GOOD = '''Here is the exercise:
 
@@ -136,6 +136,9 @@ def test_stats_count_the_topics_a_prompt_showed(tmp_path):
     write_jsonl(out / "exercises.jsonl", rows)
     coverage = compute_stats(out, embed=False)["coverage"]
     assert coverage["most_common_topics"] == {"graphs": 1, "sorting": 1}
+    # a textbook's default prompt shows its topic (as ${leaf})
+    textbook = template_hash(TEMPLATES, "textbook.system", "textbook.section")
+    assert topic_shown({"topic": "recursion", "template_hash": textbook})
     assert coverage["topics_not_shown"] == 1
     assert "; 1 more records drew a topic their prompt did not show" in render_markdown(
         compute_stats(out, embed=False)

@@ -35,7 +35,8 @@ def topic_shown(meta: dict[str, Any]) -> bool:
 
 
 def _default_topic_shown() -> dict[str, bool]:
-    """Template hash -> whether it uses ``${topic}``, for phi1's default templates."""
+    """Template hash -> whether it shows the topic (``${topic}``; textbooks' ``${leaf}``),
+    for phi1's default templates."""
     from phi1.llm.prompts import TEMPLATES, template_fields, template_hash
 
     out = {}
@@ -44,7 +45,7 @@ def _default_topic_shown() -> dict[str, bool]:
         system = f"{kind}.system"
         if system in TEMPLATES and user != system:
             fields = template_fields(TEMPLATES[user]) | template_fields(TEMPLATES[system])
-            out[template_hash(TEMPLATES, system, user)] = "topic" in fields
+            out[template_hash(TEMPLATES, system, user)] = bool(fields & {"topic", "leaf"})
     return out
 
 
