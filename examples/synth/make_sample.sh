@@ -50,3 +50,16 @@ if [ "${TEACHER05:-0}" = 1 ]; then
   $PHI1 synth exercises --out examples/synth/teacher-0.5b --exercise.n 80 \
     --llm.model qwen2.5-coder-0.5b-instruct --exercise.agree 3 --runner.flush_every 1
 fi
+# The defaults on 40 other names (exercise.seed 1) under seed-1/, and the 0.5B teacher on them
+# under seed-1-teacher-0.5b/ (SEED1=1; about 31 minutes on 2 cores): an out-of-sample check of
+# the hand-checked shares; each read by two readers
+if [ "${SEED1:-0}" = 1 ]; then
+  $PHI1 synth exercises --out examples/synth/seed-1 --exercise.n 40 --exercise.seed 1 \
+    --runner.flush_every 1
+  $PHI1 synth stats examples/synth/seed-1
+  # the same 40 names with the 0.5B teacher at 3 of 5 (session 12's defaults), read the same way
+  $PHI1 synth exercises --out examples/synth/seed-1-teacher-0.5b --exercise.n 40 \
+    --exercise.seed 1 --llm.model qwen2.5-coder-0.5b-instruct --exercise.agree 3 \
+    --runner.flush_every 1
+  $PHI1 synth stats examples/synth/seed-1-teacher-0.5b
+fi

@@ -79,7 +79,9 @@ DEFAULT_TEACHER = LLMSettings(model="qwen2.5-coder-1.5b-instruct")
 """The model that writes the exercises by default. Its prose is right more often than the
 0.5B model's: of the same 80 names, with the 1.5B as solver and the other defaults, it had
 49 kept at 84-88% correct (two readers), the 0.5B 37 at 76% at the same m of 4 and 50 at
-74-78% at 3 (examples/synth/README.md). One model is loaded: the default solver is the same
+74-78% at 3 (examples/synth/README.md). On 40 other names the share fell to 66-76% (the
+0.5B's at 3 of 5: 77-82%, 55% kept against 72%); over all 120 the 1.5B keeps 65% at 77-83%,
+the 0.5B 60% at 75-79%. One model is loaded: the default solver is the same
 settings. About 13% slower than the 0.5B teacher per exercise asked."""
 
 DEFAULT_SOLVER = LLMSettings(model="qwen2.5-coder-1.5b-instruct")

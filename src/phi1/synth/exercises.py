@@ -119,9 +119,10 @@ class ExerciseSettings:
     also has to be the largest). A larger m trades the keep rate for correctness. With the
     1.5B model as teacher and solver and the other defaults (examples/synth/hand-check.md, 80
     asked, two readers): 3 of 5 keeps 69% at 75-78% correct, 4 of 5 61% at 84-88%, 5 of 5
-    51% at 85-88%, hence 4. With the 0.5B teacher (examples/synth/teacher-0.5b): 3 of 5
-    keeps 62% at 74-78%, 4 of 5 46% at 76%, 5 of 5 35% at 89%; with the first prompt and
-    solver, the exercises only a group of exactly 2 kept were 26% correct."""
+    51% at 85-88%, hence 4 (on 40 other names, examples/synth/seed-1: 4 of 5 keeps 72% at
+    66-76%, 5 of 5 50% at 70-80%). With the 0.5B teacher (examples/synth/teacher-0.5b): 3
+    of 5 keeps 62% at 74-78%, 4 of 5 46% at 76%, 5 of 5 35% at 89%; with the first prompt
+    and solver, the exercises only a group of exactly 2 kept were 26% correct."""
     examples_needed: float = 0.0
     """Share of the teacher's own docstring examples (those with a literal output) on which
     the agreed group must give the teacher's output; 0 asks for none, 1 for every one (and
