@@ -289,6 +289,15 @@ def template_fields(text: str) -> set[str]:
     return names
 
 
+TOPIC_FIELDS = frozenset({"topic", "leaf"})
+"""The fields that show a record's drawn topic (exercises' ``${topic}``, textbooks' ``${leaf}``)."""
+
+
+def shows_topic(templates: Mapping[str, str], *names: str) -> bool:
+    """Whether the named templates show the model its drawn topic."""
+    return any(template_fields(templates[n]) & TOPIC_FIELDS for n in names)
+
+
 def load_templates(path: str | os.PathLike | None) -> dict[str, str]:
     """The built-in templates, overridden by name from a YAML mapping file when given."""
     templates = dict(TEMPLATES)

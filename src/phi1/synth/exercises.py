@@ -57,7 +57,7 @@ from typing import Any
 from phi1.errors import Phi1Error
 from phi1.io import sha256_json, write_jsonl
 from phi1.llm.base import LLM, Completion
-from phi1.llm.prompts import check_template, load_templates, template_fields
+from phi1.llm.prompts import check_template, load_templates, shows_topic
 from phi1.llm.runner import Job, Reject, RunnerSettings, read_records, read_rejects, run_jobs
 from phi1.synth import checks
 from phi1.synth.checks import doctest_program, short_detail
@@ -193,8 +193,7 @@ def exercise_jobs(settings: ExerciseSettings, templates: dict[str, str]) -> list
     names = function_names(settings.n, settings.seed, settings.names_file, settings.names)
     source = "generated" if settings.names == "combinatorial" else settings.names
     topics = leaves()
-    shown = any("topic" in template_fields(templates[t])
-                for t in ("exercise.system", "exercise.function"))  # fmt: skip
+    shown = shows_topic(templates, "exercise.system", "exercise.function")
     jobs = []
     for i, name in enumerate(names):
         rng = random.Random(f"{settings.seed}:exercise:{i}")

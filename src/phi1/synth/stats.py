@@ -13,6 +13,7 @@ were made); for exercises, the agreement of their candidate solutions. Writes
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections import Counter
@@ -34,18 +35,17 @@ def topic_shown(meta: dict[str, Any]) -> bool:
     return _default_topic_shown().get(meta.get("template_hash", ""), True)
 
 
+@functools.cache
 def _default_topic_shown() -> dict[str, bool]:
     """Template hash -> whether it shows the topic (``${topic}``; textbooks' ``${leaf}``),
-    for phi1's default templates."""
-    from phi1.llm.prompts import TEMPLATES, template_fields, template_hash
+    for phi1's default templates (computed once: every record of a dataset asks)."""
+    from phi1.llm.prompts import TEMPLATES, shows_topic, template_hash
 
     out = {}
     for user in TEMPLATES:
-        kind = user.split(".")[0]
-        system = f"{kind}.system"
+        system = f"{user.split('.')[0]}.system"
         if system in TEMPLATES and user != system:
-            fields = template_fields(TEMPLATES[user]) | template_fields(TEMPLATES[system])
-            out[template_hash(TEMPLATES, system, user)] = bool(fields & {"topic", "leaf"})
+            out[template_hash(TEMPLATES, system, user)] = shows_topic(TEMPLATES, system, user)
     return out
 
 
